@@ -1,0 +1,4 @@
+"""``python -m surrogate`` runs the command-line interface."""
+from surrogate.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Calorimeter showers: geometries, file layouts, the reference shower simulator, models, observables."""

@@ -1,0 +1,62 @@
+"""The ``surrogate`` command: one group, one module per subcommand under ``surrogate.commands``.
+
+Errors a user can fix (SurrogateError, bad options) print one line on stderr and exit non-zero;
+``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from surrogate import __version__
+from surrogate.commands import COMMANDS
+from surrogate.errors import SurrogateError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More output (-v: info, -vv: debug).")
+@click.option("--debug", is_flag=True, help="Show the full traceback when something fails.")
+@click.version_option(__version__, prog_name="surrogate")
+def cli(verbose: int, debug: bool) -> None:
+    """Fast, validated generative surrogates for physics simulators.
+
+    \b
+    Energies are in MeV inside files and in GeV on the command line; lengths in mm;
+    cosmological boxes in Mpc/h. See docs/ for every convention.
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(message)s")
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m surrogate``."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="surrogate", standalone_mode=False)
+    except SurrogateError as error:
+        if debug:
+            raise
+        click.echo(f"surrogate: error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("surrogate: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except OSError as error:
+        if debug:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        click.echo(f"surrogate: error: {where}{error.strerror or error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("surrogate: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,13 @@
+"""``surrogate generate``: placeholder while this session builds it (replaced before the session ends)."""
+from __future__ import annotations
+
+import click
+
+from surrogate.errors import SurrogateError
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def generate(args) -> None:
+    """Not available yet."""
+    raise SurrogateError("'generate' is not available yet")

@@ -1,0 +1,22 @@
+"""``surrogate merge OUT INPUT...``: join files of one layout, e.g. the shards of a production."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from surrogate.core.domain import domain_for_file
+from surrogate.errors import SurrogateError
+
+
+@click.command()
+@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def merge(output: Path, inputs: tuple[Path, ...]) -> None:
+    """Concatenate INPUTS (same layout, e.g. `simulate --shard I/N` outputs) into OUTPUT."""
+    domain = domain_for_file(inputs[0])
+    for path in inputs[1:]:
+        if domain_for_file(path) is not domain:
+            raise SurrogateError(f"not a {domain.name} file like {inputs[0]}", path)
+    domain.merge(list(inputs), output)
+    click.echo(f"wrote {output}")

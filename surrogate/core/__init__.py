@@ -1,0 +1,1 @@
+"""Domain-agnostic machinery: events, domains, losses, training, statistics, reports, timing."""

@@ -1,0 +1,1 @@
+"""Cosmology: particle-mesh N-body reference simulator, density maps, map models, observables."""

@@ -185,7 +185,7 @@ def _ds2() -> Geometry:
         for i in range(45)
     )
     return Geometry("ds2", "calochallenge", layers, period, 90,
-                    sampling_fraction=0.033, voxel_threshold_mev=0.01515)
+                    sampling_fraction=0.0300, voxel_threshold_mev=0.01515)
 
 
 def _calogan() -> Geometry:

@@ -1,13 +1,65 @@
-"""``surrogate benchmark``: placeholder while this session builds it (replaced before the session ends)."""
+"""``surrogate benchmark``: surrogate generation vs the reference simulator, timed in one run."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from surrogate.errors import SurrogateError
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def benchmark(args) -> None:
-    """Not available yet."""
-    raise SurrogateError("'benchmark' is not available yet")
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise SurrogateError(f"--batch-sizes {text!r}: expected integers separated by commas") from None
+    if not sizes or min(sizes) < 1:
+        raise SurrogateError(f"--batch-sizes {text!r}: sizes must be at least 1")
+    return sizes
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="JSON file to write the timings to.")
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu).")
+@click.option("--batch-sizes", default="1,100,10000", show_default=True,
+              help="Comma-separated events per generator call.")
+@click.option("--precision", "precisions", multiple=True, type=click.Choice(["fp32", "tf32", "bf16"]),
+              help="Arithmetic to time (repeatable; default fp32 and bf16, plus tf32 on a GPU).")
+@click.option("--simulator-events", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Events the reference simulator produces at each timing point (or per --simulator-command run).")
+@click.option("--simulator-command", default=None,
+              help="Time this outside command (e.g. your Geant4 job making --simulator-events events) as a whole "
+                   "process instead of the built-in simulator.")
+@click.option("--conditions", "conditions_file", type=click.Path(path_type=Path), default=None,
+              help="Conditions to generate at (a table or data file, as for `generate`); default: the built-in "
+                   "simulator's timing points.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed repeats per setting; the median is reported.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of simulator and generator noise.")
+def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, simulator_command, conditions_file,
+              repeats, seed) -> None:
+    """Time the surrogate in RUN_DIR against the reference simulator on this machine, in one process.
+
+    \b
+    Reports events per second for every batch size and precision (after warm-up, with device
+    synchronisation, median of --repeats), the simulator's seconds per event, and
+    speedup = simulator seconds per event x best surrogate events per second.
+    """
+    from tqdm import tqdm
+
+    from surrogate.commands.generate import read_conditions
+    from surrogate.core.benchmark import BenchmarkPlan, format_table, run_benchmark
+    from surrogate.core.model import load
+
+    plan = BenchmarkPlan(batch_sizes=_batch_sizes(batch_sizes), precisions=tuple(precisions) or None,
+                         simulator_events=simulator_events, simulator_command=simulator_command,
+                         repeats=repeats, seed=seed)
+    conditions = None
+    if conditions_file is not None:
+        conditions = read_conditions(conditions_file, load(run_dir).condition_names)
+    with tqdm(desc="benchmark", unit="setting", leave=False) as bar:
+        result = run_benchmark(run_dir, out, device=device, plan=plan, conditions=conditions,
+                               progress=bar.update)
+    click.echo(format_table(result))
+    click.echo(f"wrote {out}")

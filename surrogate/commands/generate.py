@@ -1,13 +1,102 @@
-"""``surrogate generate``: placeholder while this session builds it (replaced before the session ends)."""
+"""``surrogate generate``: sample a trained surrogate into a file in the training data's layout."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import click
+import numpy as np
 
 from surrogate.errors import SurrogateError
 
+TABLE_SUFFIXES = (".npy", ".txt", ".csv")
+MEV_PER_GEV = 1000.0
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def generate(args) -> None:
-    """Not available yet."""
-    raise SurrogateError("'generate' is not available yet")
+
+def read_conditions(path: Path, condition_names: tuple[str, ...]) -> np.ndarray:
+    """Conditions (N, C) from ``path``: a table (.npy, .txt, .csv) in the units of ``condition_names``,
+    or any data file an installed domain reads (its events' conditions are used)."""
+    if not path.is_file():
+        raise SurrogateError("no such file", path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        table = _read_table(path)
+    else:
+        from surrogate.core.domain import domain_for_file
+
+        chunks = list(domain_for_file(path).iter_read(path))
+        if chunks and chunks[0].condition_names != condition_names:
+            raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
+                                 f"{', '.join(condition_names)}", path)
+        table = np.concatenate([chunk.conditions for chunk in chunks]) if chunks else np.empty((0, len(condition_names)))
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim == 1:
+        table = table[:, None]
+    if table.ndim != 2 or table.shape[1] != len(condition_names):
+        raise SurrogateError(f"a table of shape {table.shape}; expected one column per condition "
+                             f"({', '.join(condition_names)})", path)
+    if len(table) == 0:
+        raise SurrogateError("no conditions in the file", path)
+    if not np.isfinite(table).all():
+        raise SurrogateError("conditions contain NaN or inf", path)
+    return table
+
+
+def _read_table(path: Path) -> np.ndarray:
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        if lines and any(ch.isalpha() and ch not in "eE" for ch in lines[0]):
+            lines = lines[1:]  # a header row of column names
+        delimiter = "," if path.suffix.lower() == ".csv" else None
+        return np.array([[float(v) for v in line.split(delimiter)] for line in lines])
+    except (OSError, ValueError) as error:
+        raise SurrogateError(f"not a table of numbers ({error})", path) from None
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--conditions", "conditions_file", type=click.Path(path_type=Path),
+              help="One event per row of this file: a .npy/.txt/.csv table of conditions in the model's units "
+                   "(for showers: incident energies in MeV), or any data file surrogate reads (its conditions).")
+@click.option("--energy", type=click.FloatRange(min=0, min_open=True),
+              help="Incident energy in GeV for all events (with --events; showers only).")
+@click.option("--events", type=click.IntRange(min=1), help="Number of events at --energy.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
+              "training data.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator noise.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Events per generator call.")
+@click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Which export of the run: best quick validation, or the latest.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="Arithmetic of the generator pass (the conversion to physical units is always fp32).")
+def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision) -> None:
+    """Generate events with the surrogate trained in RUN_DIR and write them to --out.
+
+    \b
+    Examples:
+      surrogate generate runs/ds2 --conditions showers.h5 --out generated.h5
+      surrogate generate runs/ds2 --energy 50 --events 10000 --out e50.h5
+    """
+    from surrogate.core.distributed import resolve_device
+    from surrogate.core.model import load
+
+    if (conditions_file is None) == (energy is None):
+        raise SurrogateError("give either --conditions FILE or --energy GEV with --events N")
+    if energy is not None and events is None:
+        raise SurrogateError("--energy needs --events N")
+    model = load(run_dir, which=which, device=resolve_device(device))
+    if conditions_file is not None:
+        conditions = read_conditions(conditions_file, model.condition_names)
+    else:
+        if model.condition_names != ("incident_energy_mev",):
+            raise SurrogateError(f"--energy applies to models conditioned on the incident energy; this one is "
+                                 f"conditioned on {', '.join(model.condition_names)} (use --conditions)", run_dir)
+        conditions = np.full((events, 1), energy * MEV_PER_GEV)
+    started = time.perf_counter()
+    generated = model.sample_events(conditions, batch_size=batch_size, seed=seed, precision=precision)
+    seconds = time.perf_counter() - started
+    model.domain.write(out, generated)
+    click.echo(f"wrote {len(generated)} events to {out} ({len(generated) / seconds:.3g} events/s on {model.device})")

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import click
 
+from surrogate.calorimeter.cli_options import shower_reader_options
 from surrogate.core.domain import domain_for_file
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def inspect(file: Path, as_json: bool) -> None:
+@shower_reader_options
+def inspect(file: Path, as_json: bool, reader_options: dict) -> None:
     """Show the layout found in FILE, event count, shapes and condition ranges (energies in MeV)."""
-    summary = domain_for_file(file).inspect(file)
+    summary = domain_for_file(file).inspect(file, **reader_options)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return

@@ -1,13 +1,112 @@
-"""``surrogate train``: placeholder while this session builds it (replaced before the session ends)."""
+"""``surrogate train``: fit a conditional GAN to a data file of any installed domain."""
 from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
 
 import click
 
 from surrogate.errors import SurrogateError
 
+LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def train(args) -> None:
-    """Not available yet."""
-    raise SurrogateError("'train' is not available yet")
+
+def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+        options[key] = value
+    return options
+
+
+@click.command()
+@click.option("--data", type=click.Path(path_type=Path), help="Training data file (any layout `surrogate inspect` "
+              "reads). Not needed with --resume.")
+@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run directory: config, checkpoints, log.")
+@click.option("--loss", type=click.Choice(LOSS_CHOICES), help="GAN objective [default: wgan-gp]. wgan-gp: "
+              "Wasserstein + gradient penalty; r1: non-saturating + lazy R1; ns, minimax, wgan-clip: for comparison.")
+@click.option("--steps", type=click.IntRange(min=1), help="Generator steps in total [default: 2000].")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per step, all processes together "
+              "[default: 128].")
+@click.option("--device", help="cpu, cuda, cuda:N or auto [default: auto]. Under torchrun, cuda means each "
+              "process's local GPU.")
+@click.option("--seed", type=int, help="Seed of data split, initialisation, noise and data order [default: 0].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its last checkpoint "
+              "stopped (give a larger --steps to train longer).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML or JSON config file; options given here override it (see docs/training.md).")
+@click.option("--arch", help="Network architecture: auto, dense, conv, layer-streams [default: auto].")
+@click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
+@click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
+@click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate of both networks "
+              "[default: 1e-4 for wgan-gp, 2e-4 for r1/ns/minimax, 5e-5 for wgan-clip].")
+@click.option("--critic-steps", type=click.IntRange(min=1), help="Critic updates per generator update "
+              "[default: 5 for wgan-gp and wgan-clip, 1 otherwise].")
+@click.option("--gp-lambda", type=click.FloatRange(min=0), help="WGAN-GP penalty weight [default: 10].")
+@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
+              "[default: 1].")
+@click.option("--r1-interval", type=click.IntRange(min=1), help="Apply R1 every this many critic steps, scaled "
+              "by it (1: every step) [default: 16].")
+@click.option("--ema-halflife-kimg", type=click.FloatRange(min=0, min_open=True),
+              help="Half-life of the generator's weight average, in thousands of samples [default: 10].")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="bf16: autocast of the network passes "
+              "(penalties stay fp32) [default: fp32].")
+@click.option("--validate-every", type=click.IntRange(min=0), help="Steps between quick validations "
+              "(0: only at the end) [default: 500].")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), help="Steps between checkpoints "
+              "(0: only at the end) [default: 500].")
+@click.option("--data-option", "data_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
+              help="Reader option for --data, repeatable (e.g. card=dataset.toml, binning=ds1.xml).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
+          depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
+          validate_every, checkpoint_every, data_options, no_progress) -> None:
+    """Train a conditional GAN on --data; checkpoints, log.csv and config.json go to --out.
+
+    \b
+    Examples:
+      surrogate train --data showers.h5 --loss wgan-gp --steps 20000 --out runs/ds2
+      surrogate train --data showers.h5 --loss r1 --r1-gamma 2 --steps 20000 --out runs/ds2-r1
+      surrogate train --out runs/ds2 --resume --steps 40000
+      torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
+    """
+    from surrogate.core import checkpoint
+    from surrogate.core.config import TrainConfig, from_dict, read_config_file
+    from surrogate.core.training import train as run_training
+
+    if config_file is not None:
+        base = read_config_file(config_file)
+    elif resume and (run_dir / checkpoint.CONFIG_FILE).exists():
+        saved = run_dir / checkpoint.CONFIG_FILE
+        base = from_dict(TrainConfig, checkpoint.read_json(saved), saved)
+    else:
+        base = TrainConfig()
+    top = {"data": str(data) if data else None, "steps": steps, "batch_size": batch_size, "device": device,
+           "seed": seed, "precision": precision, "ema_halflife_kimg": ema_halflife_kimg,
+           "validate_every": validate_every, "checkpoint_every": checkpoint_every,
+           "data_options": data_options or None}
+    sections = {
+        "loss": {"name": loss, "gp_lambda": gp_lambda, "r1_gamma": r1_gamma, "r1_interval": r1_interval},
+        "optim": {"lr_generator": lr, "lr_critic": lr, "critic_steps": critic_steps},
+        "model": {"arch": arch, "latent_dim": latent_dim, "generator_width": width, "critic_width": width,
+                  "depth": depth},
+    }
+    config = dataclasses.replace(base, **{key: value for key, value in top.items() if value is not None})
+    for section, values in sections.items():
+        given = {key: value for key, value in values.items() if value is not None}
+        config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **given)})
+    if not resume and not config.data:
+        raise SurrogateError("give the training data with --data FILE (or a config file naming it)")
+    result = run_training(config, run_dir, resume=resume, progress=not no_progress)
+    if os.environ.get("RANK", "0") != "0":
+        return
+    if result.validation:
+        click.echo(f"{run_dir}: step {result.step}, quick validation score {result.validation['score']:.3g} "
+                   f"(mean W1 / std of {len(result.validation) - 1} summaries; lower is better)")
+    else:
+        click.echo(f"{run_dir}: step {result.step}")

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -54,6 +54,67 @@ class EventSet:
         return EventSet(self.conditions[index], self.events[index], self.condition_names, dict(self.layout))
 
 
+@dataclass
+class PooledHistogram:
+    """Values that come many per event (cell energies, pixel values), histogrammed event by event.
+
+    edges: (B+1,) fixed bin edges, in the quantity the observable's name states (e.g. log10 of MeV).
+    counts: (N, B) entries per event and bin; values outside the edges are the domain's choice (clip
+        or drop, documented with the observable). Counts are kept per event so that the noise floor
+        can resample whole events, which keeps the correlations between one event's entries.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass
+class Profile:
+    """A curve per event on fixed abscissae, compared through its mean (energy vs depth, P(k)).
+
+    x: (K,) abscissae; values: (N, K); labels carry units (``"depth [mm]"``, ``"energy [MeV]"``).
+    """
+
+    x: np.ndarray
+    values: np.ndarray
+    x_label: str
+    y_label: str
+    log_y: bool = False
+
+
+@dataclass
+class ObservedSample:
+    """Everything validation keeps of one file after a single pass: no event arrays, only observables.
+
+    scalars: name -> (N,) float64, one value per event (what :meth:`Domain.observables` returns).
+    pooled / profiles: what :meth:`Domain.pooled_observables` / :meth:`Domain.profiles` return.
+    """
+
+    conditions: np.ndarray
+    condition_names: tuple[str, ...]
+    scalars: dict[str, np.ndarray]
+    pooled: dict[str, PooledHistogram] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.conditions)
+
+
+@dataclass
+class ReferenceSimulator:
+    """A domain's built-in simulator as the timing harness sees it.
+
+    simulate(conditions, rng) -> events: one event per row of ``conditions`` ((N, C), physical units),
+        the same work a user's production would do for them.
+    points: named condition rows at which seconds per event are measured (e.g. 1, 10, 100 GeV).
+    """
+
+    name: str
+    simulate: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+    points: list[tuple[str, np.ndarray]]
+
+
 class Domain(abc.ABC):
     """One physics domain: its file layouts, simulator commands, observables and models.
 
@@ -91,6 +152,81 @@ class Domain(abc.ABC):
     @abc.abstractmethod
     def merge(self, inputs: list[Path], output: Path) -> None:
         """Join files of one layout (e.g. shards of a production) into ``output``, chunk by chunk."""
+
+    # What `surrogate validate` needs. Every method sees one chunk of events (or, for the last two,
+    # the whole file's observables) and must return the same keys for any chunk of one layout.
+
+    def observables(self, events: EventSet) -> dict[str, np.ndarray]:
+        """Physical per-event quantities: name -> (N,) float64, units in the name.
+
+        Each is compared between reference and candidate by a 1D Wasserstein distance against the
+        reference's noise floor, and all of them together feed the classifier test. Values must be
+        finite (map undefined cases, e.g. a width of an empty layer, to a documented number).
+        """
+        raise SurrogateError(f"the {self.name} domain defines no observables, so it cannot be validated")
+
+    def pooled_observables(self, events: EventSet) -> dict[str, PooledHistogram]:
+        """Distributions of values that come many per event (cell energies, pixel values); may be empty."""
+        return {}
+
+    def profiles(self, events: EventSet) -> dict[str, Profile]:
+        """Per-event curves (longitudinal/lateral energy profile, power spectrum) plotted as means; may be empty."""
+        return {}
+
+    def condition_bins(
+        self, reference_conditions: np.ndarray, candidate_conditions: np.ndarray
+    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Bins of the conditions in which the comparison is repeated: (label, reference mask, candidate mask).
+
+        The same bin definition applies to both samples. Empty (the default) means inclusive only.
+        """
+        return []
+
+    def report_plots(self, reference: ObservedSample, candidate: ObservedSample, out_dir: Path) -> list[Path]:
+        """Domain-specific PNG plots (e.g. response and resolution vs energy) written into ``out_dir``.
+
+        The core already draws every scalar, pooled histogram and mean profile; return [] if nothing
+        else is worth showing. Draw on ``matplotlib.figure.Figure`` objects rather than pyplot (no
+        display, no global state) and save them with ``surrogate.core.report.save_png``; the report's
+        style (mplhep when installed) is active during the call.
+        """
+        return []
+
+    # What `surrogate train` and `surrogate generate` need (torch is imported inside these methods).
+
+    def build_model(self, layout: dict[str, Any], config: Any, train_events: EventSet | None = None) -> tuple:
+        """The trainable parts for data in ``layout``: ``(preprocessor, generator, critic)``, torch modules.
+
+        config: the run's :class:`surrogate.core.config.ModelConfig` (architecture name, widths, latent
+            size, how the condition enters each network); raise SurrogateError for values this domain
+            does not support.
+        train_events: the training events, from which the preprocessor fits its buffers (normalisation
+            constants). None when a saved run is restored: the modules must then get the same shapes
+            from ``layout`` and ``config`` alone, and the buffers arrive through ``load_state_dict``.
+
+        preprocessor: ``forward(events, conditions) -> (x, c)`` maps physical events (N, *event_shape)
+            and conditions (N, C) (float tensors) to network space; ``transform_conditions(conditions) -> c``
+            is the condition part alone (used for sampling); ``inverse(x, conditions) -> events`` undoes
+            ``forward`` exactly and returns physically valid events (non-negative energies, exact zeros).
+        generator: ``forward(z, c) -> x`` with ``z`` ~ N(0, 1) of shape (N, generator.latent_dim).
+        critic: ``forward(x, c) -> (N,)`` scores; no layer may mix the samples of a batch (no
+            BatchNorm), since the gradient penalties are per sample.
+        """
+        raise SurrogateError(f"the {self.name} domain defines no models, so it cannot be trained")
+
+    def training_summaries(self, events: EventSet) -> dict[str, np.ndarray]:
+        """A few cheap per-event quantities (name -> (N,) float64) tracked during training.
+
+        The training loop logs their 1D Wasserstein distance between generated and held-out events
+        every few hundred steps, so it must be fast. Defaults to :meth:`observables`.
+        """
+        return self.observables(events)
+
+    # What `surrogate benchmark` needs.
+
+    def reference_simulator(self, layout: dict[str, Any]) -> ReferenceSimulator | None:
+        """The built-in simulator that makes data in ``layout``, timed against the surrogate; None if none."""
+        return None
 
 
 def available_domains() -> dict[str, Domain]:

@@ -1,0 +1,111 @@
+"""The calorimeter's training hooks: networks and preprocessing for a geometry, and quick summaries.
+
+:func:`build_model` is what ``CalorimeterDomain.build_model`` returns (see
+:meth:`surrogate.core.domain.Domain.build_model`); :func:`training_summaries` feeds the quick
+validation that the training loop logs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from surrogate.calorimeter.geometry import CartesianLayer, Geometry, PolarLayer
+from surrogate.core.domain import EventSet
+from surrogate.errors import SurrogateError
+
+ARCHITECTURES = ("dense", "conv", "layer-streams")
+GENERATOR_CONDITIONING = ("concat", "film")
+CRITIC_CONDITIONING = ("concat", "projection")
+#: The energy groups of the quick summaries: at most this many bands of consecutive layers.
+SUMMARY_BANDS = 5
+
+
+def polar_grid(geometry: Geometry) -> tuple[int, int, int] | None:
+    """(layers, angles, radii) when every layer is polar with the same bins and there is no overflow."""
+    layers = geometry.layers
+    if geometry.overflow or not all(isinstance(layer, PolarLayer) for layer in layers):
+        return None
+    shapes = {layer.shape for layer in layers}
+    if len(shapes) != 1 or 0 in next(iter(shapes)):
+        return None
+    return (len(layers), *next(iter(shapes)))
+
+
+def choose_architecture(geometry: Geometry, arch: str) -> str:
+    """``auto`` -> ``layer-streams`` for rectangular (CaloGAN-like) layers, ``dense`` otherwise."""
+    if arch == "auto":
+        return "layer-streams" if all(isinstance(layer, CartesianLayer) for layer in geometry.layers) else "dense"
+    if arch not in ARCHITECTURES:
+        raise SurrogateError(f"unknown architecture {arch!r} for showers; choose auto or {', '.join(ARCHITECTURES)}")
+    if arch == "conv" and polar_grid(geometry) is None:
+        raise SurrogateError(
+            f"architecture 'conv' needs polar layers that all share one binning (geometry {geometry.name!r} "
+            "does not); use 'dense'")
+    return arch
+
+
+def build_model(geometry: Geometry, config, train_events: EventSet | None = None) -> tuple:
+    """``(preprocessor, generator, critic)`` for showers of ``geometry``; ``config`` is a ModelConfig.
+
+    With ``train_events`` the preprocessor is fitted to them; without, it has the right shapes and
+    waits for ``load_state_dict``.
+    """
+    from surrogate.calorimeter import networks
+    from surrogate.calorimeter.preprocessing import ShowerPreprocessor, value_groups
+
+    if config.generator_conditioning not in GENERATOR_CONDITIONING:
+        raise SurrogateError(f"unknown generator conditioning {config.generator_conditioning!r}; "
+                             f"choose {' or '.join(GENERATOR_CONDITIONING)}")
+    if config.critic_conditioning not in CRITIC_CONDITIONING:
+        raise SurrogateError(f"unknown critic conditioning {config.critic_conditioning!r}; "
+                             f"choose {' or '.join(CRITIC_CONDITIONING)}")
+    arch = choose_architecture(geometry, config.arch)
+    groups = value_groups(geometry)
+    preprocessor = ShowerPreprocessor(groups, log_conditions=[True])
+    if train_events is not None:
+        if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:
+            raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "
+                                 f"geometry {geometry.name!r} has {geometry.n_values}")
+        preprocessor.fit(train_events.events, train_events.conditions)
+    n_features, n_conditions = preprocessor.n_features, preprocessor.n_conditions
+    sizes = dict(width=config.generator_width, depth=config.depth, conditioning=config.generator_conditioning,
+                 head=networks.SimplexHead.like(preprocessor))
+    critic_sizes = dict(width=config.critic_width, depth=config.depth, conditioning=config.critic_conditioning)
+    if arch == "conv":
+        grid = polar_grid(geometry)
+        generator = networks.ConvGenerator(config.latent_dim, n_conditions, grid, **sizes)
+        critic = networks.ConvCritic(n_conditions, grid, **critic_sizes)
+    elif arch == "layer-streams":
+        generator = networks.LayerStreamGenerator(config.latent_dim, n_conditions, groups, **sizes)
+        critic = networks.DenseCritic(n_features, n_conditions, **critic_sizes)
+    else:
+        generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, **sizes)
+        critic = networks.DenseCritic(n_features, n_conditions, **critic_sizes)
+    return preprocessor, generator, critic
+
+
+def _bands(n_layers: int) -> list[tuple[int, int]]:
+    """Up to SUMMARY_BANDS ranges of consecutive layers [first, last], as equal as possible."""
+    edges = np.linspace(0, n_layers, min(SUMMARY_BANDS, n_layers) + 1).round().astype(int)
+    return [(int(a), int(b) - 1) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def training_summaries(geometry: Geometry, events: EventSet) -> dict[str, np.ndarray]:
+    """Cheap per-shower numbers for the quick validation during training (name -> (N,) float64).
+
+    ``etot_over_einc`` (recorded over incident energy), energy in up to five bands of consecutive
+    layers (MeV), the number of cells above zero, and the energy-weighted mean layer index.
+    """
+    energies = np.asarray(events.events, dtype=np.float64).reshape(len(events), -1)
+    incident = np.asarray(events.conditions[:, 0], dtype=np.float64)
+    layer_mev = np.stack([energies[:, cells].sum(axis=1) for cells in geometry.layer_slices()], axis=1)
+    total = energies.sum(axis=1)
+    digits = len(str(len(geometry.layers) - 1))
+    out = {"etot_over_einc": total / incident}
+    for first, last in _bands(len(geometry.layers)):
+        name = f"layer{first:0{digits}d}" if first == last else f"layers{first:0{digits}d}-{last:0{digits}d}"
+        out[f"{name}_energy_mev"] = layer_mev[:, first:last + 1].sum(axis=1)
+    out["n_cells_above_zero"] = (energies[:, :geometry.n_cells] > 0).sum(axis=1).astype(np.float64)
+    cell_total = layer_mev.sum(axis=1)
+    depth = layer_mev @ np.arange(len(geometry.layers), dtype=np.float64)
+    out["mean_layer_index"] = np.divide(depth, cell_total, out=np.zeros_like(depth), where=cell_total > 0)
+    return out

@@ -1,0 +1,169 @@
+"""``surrogate benchmark``: the reference simulator and the surrogate, timed in one process.
+
+Both are timed on the same machine in the same run (these machines are noisy, so only side-by-side ratios
+mean something). The surrogate is timed end to end on the device: condition transform, noise, generator,
+inverse preprocessing to physical units; the copy to the host is excluded, as a pipeline keeps the events
+on the device or overlaps the copy with the next batch.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from surrogate._atomic import atomic_path
+from surrogate.core.timing import Timing, flops_per_call, peak_flops, synchronizer, time_callable, time_command
+from surrogate.errors import SurrogateError
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """What to time. ``simulator_command`` replaces the built-in simulator when given."""
+
+    batch_sizes: tuple[int, ...] = (1, 100, 10_000)
+    precisions: tuple[str, ...] | None = None  # None: fp32 (+ bf16 and tf32 on a GPU)
+    simulator_events: int = 10
+    simulator_command: str | None = None
+    repeats: int = 5
+    warmup: int = 2
+    seed: int = 0
+
+
+def device_name(device) -> str:
+    """A readable device name: the GPU model, or the CPU's architecture and core count."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    import os
+
+    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+
+
+def default_precisions(device) -> tuple[str, ...]:
+    import torch
+
+    return ("fp32", "tf32", "bf16") if torch.device(device).type == "cuda" else ("fp32", "bf16")
+
+
+@contextlib.contextmanager
+def _matmul_precision(precision: str):
+    """TF32 tensor cores for "tf32"; full fp32 matmuls otherwise (bf16 goes through autocast)."""
+    import torch
+
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def time_simulator(model, plan: BenchmarkPlan) -> dict[str, Any]:
+    """Seconds per event of the reference: the domain's built-in simulator, or the user's command."""
+    if plan.simulator_command:
+        timing = time_command(plan.simulator_command)
+        return {"name": plan.simulator_command, "events": plan.simulator_events,
+                "seconds_per_event": timing.median_s / plan.simulator_events}
+    reference = model.domain.reference_simulator(model.layout)
+    if reference is None:
+        raise SurrogateError(f"the {model.domain.name} domain has no built-in simulator for this layout; "
+                             "time your own with --simulator-command")
+    rng = np.random.default_rng(plan.seed)
+    points = []
+    for label, condition in reference.points:
+        conditions = np.repeat(np.asarray(condition, dtype=np.float64)[None, :], plan.simulator_events, axis=0)
+        reference.simulate(conditions[:1], rng)  # warm-up: tables, caches
+        timing = time_callable(lambda: reference.simulate(conditions, rng), warmup=0, repeats=1)
+        points.append({"condition": label, "seconds_per_event": timing.median_s / plan.simulator_events})
+    mean = float(np.mean([point["seconds_per_event"] for point in points]))
+    return {"name": reference.name, "events": plan.simulator_events * len(points),
+            "seconds_per_event": mean, "points": points}
+
+
+def time_surrogate(model, device, batch_size: int, precision: str, plan: BenchmarkPlan,
+                   conditions: np.ndarray) -> dict[str, Any]:
+    """Events per second generating ``batch_size`` events at a time on ``device`` in ``precision``."""
+    import torch
+
+    network_precision = "bf16" if precision == "bf16" else "fp32"
+    rows = conditions[np.arange(batch_size) % len(conditions)]
+    c = torch.as_tensor(rows, device=device)
+    rng = torch.Generator(device=device).manual_seed(plan.seed)
+
+    def generate_batch():
+        return model.inverse(model.generate_preprocessed(c, generator=rng, precision=network_precision), c)
+
+    with _matmul_precision(precision):
+        timing: Timing = time_callable(generate_batch, warmup=plan.warmup, repeats=plan.repeats,
+                                       sync=synchronizer(device))
+        flops = flops_per_call(lambda: model.generate_preprocessed(c, generator=rng, precision=network_precision))
+    entry = {"batch_size": batch_size, "precision": precision, "device": device_name(device),
+             "events_per_second": batch_size / timing.median_s, "seconds_per_batch": timing.median_s,
+             "flop_per_event": flops / batch_size}
+    achieved = flops / timing.median_s
+    peak = peak_flops(device, precision)
+    entry["achieved_flop_per_second"] = achieved
+    entry["fraction_of_peak"] = achieved / peak if peak else None
+    return entry
+
+
+def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: BenchmarkPlan = BenchmarkPlan(),
+                  conditions: np.ndarray | None = None, progress=None) -> dict[str, Any]:
+    """Time simulator and surrogate, write the benchmark JSON atomically, and return it.
+
+    conditions: (N, C) physical conditions the surrogate is timed at (cycled to fill a batch); by default
+        the built-in simulator's timing points, so both sides do the same work.
+    """
+    import torch
+
+    from surrogate.core.model import load
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise SurrogateError("--device cuda asked for, but PyTorch sees no CUDA device")
+    model = load(run_dir, device=device)
+    simulator = time_simulator(model, plan)
+    if conditions is None:
+        reference = model.domain.reference_simulator(model.layout)
+        if reference is None:
+            raise SurrogateError("give --conditions FILE: there is no built-in simulator to take them from")
+        conditions = np.stack([np.asarray(point, dtype=np.float64) for _, point in reference.points])
+    conditions = model.conditions_array(conditions)
+    surrogate_rows = []
+    for precision in plan.precisions or default_precisions(device):
+        for batch_size in plan.batch_sizes:
+            surrogate_rows.append(time_surrogate(model, device, batch_size, precision, plan, conditions))
+            if progress is not None:
+                progress()
+    best = max(row["events_per_second"] for row in surrogate_rows)
+    result = {
+        "device": device_name(device),
+        "simulator": simulator,
+        "surrogate": surrogate_rows,
+        "speedup": simulator["seconds_per_event"] * best,
+        "run_dir": str(run_dir),
+        "torch": torch.__version__,
+    }
+    with atomic_path(out) as temporary:
+        temporary.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The printed summary: one line per surrogate setting, then the simulator and the speedup."""
+    lines = [f"device: {result['device']}",
+             f"{'batch':>8} {'precision':>9} {'events/s':>12} {'fraction of peak':>17}"]
+    for row in result["surrogate"]:
+        peak = "n/a" if row["fraction_of_peak"] is None else f"{row['fraction_of_peak']:.1%}"
+        lines.append(f"{row['batch_size']:>8} {row['precision']:>9} {row['events_per_second']:>12.4g} {peak:>17}")
+    simulator = result["simulator"]
+    lines.append(f"simulator ({simulator['name']}): {simulator['seconds_per_event']:.4g} s/event")
+    lines.append(f"speedup at the best setting: {result['speedup']:.4g}x")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""What a training run shows its user: the CSV log (and TensorBoard when installed) and the quick
+validation, a 1D Wasserstein distance per domain summary between generated and held-out events.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from surrogate._atomic import atomic_path
+from surrogate.core.domain import Domain, EventSet
+
+log = logging.getLogger(__name__)
+
+
+class QuickValidation:
+    """W1 of the domain's ``training_summaries`` between held-out events and generated ones.
+
+    The generated events use the held-out conditions and the same noise every time (``seed``), so
+    successive scores differ only through the generator. ``score`` is the mean over summaries of W1
+    divided by the held-out summary's standard deviation: scale-free, lower is better.
+    """
+
+    def __init__(self, domain: Domain, holdout: EventSet, seed: int, batch_size: int = 4096):
+        from scipy.stats import wasserstein_distance
+
+        self._w1 = wasserstein_distance
+        self.domain = domain
+        self.holdout = holdout
+        self.seed = seed
+        self.batch_size = batch_size
+        self.reference = domain.training_summaries(holdout)
+        self.scales = {name: float(np.std(values)) or 1.0 for name, values in self.reference.items()}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.reference)
+
+    @torch.no_grad()
+    def __call__(self, generator: torch.nn.Module, preprocessor: torch.nn.Module, device: torch.device,
+                 precision: str = "fp32") -> dict[str, float]:
+        from surrogate.core.model import autocast
+
+        rng = torch.Generator(device=device).manual_seed(self.seed)
+        parts = []
+        for start in range(0, len(self.holdout), self.batch_size):
+            conditions = torch.as_tensor(self.holdout.conditions[start:start + self.batch_size], device=device)
+            c = preprocessor.transform_conditions(conditions.float())
+            z = torch.randn(len(c), generator.latent_dim, device=device, generator=rng)
+            with autocast(device, precision):
+                x = generator(z, c)
+            parts.append(preprocessor.inverse(x.float(), conditions.float()).cpu().numpy())
+        events = np.concatenate(parts).reshape(len(self.holdout), *self.holdout.event_shape)
+        generated = self.domain.training_summaries(
+            EventSet(self.holdout.conditions, events, self.holdout.condition_names, dict(self.holdout.layout)))
+        w1 = {name: float(self._w1(self.reference[name], generated[name])) for name in self.names}
+        finite = [w1[name] / self.scales[name] for name in self.names if math.isfinite(w1[name])]
+        score = float(np.mean(finite)) if len(finite) == len(w1) else math.inf
+        return {"score": score, **{f"w1/{name}": value for name, value in w1.items()}}
+
+
+class TrainingLog:
+    """Rows of ``log.csv`` (fixed columns, flushed each row) and, if installed, TensorBoard scalars."""
+
+    def __init__(self, path: Path, columns: list[str], resume_step: int | None, tensorboard_dir: Path | None):
+        self.path = path
+        self.columns = ["step", "kimg", "seconds"] + columns
+        kept = _rows_up_to(path, resume_step) if resume_step is not None else []
+        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, self.columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+        self._file = open(path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="ignore")
+        self._tensorboard = _tensorboard_writer(tensorboard_dir) if tensorboard_dir else None
+
+    def write(self, step: int, kimg: float, seconds: float, values: dict[str, float]) -> None:
+        row = {"step": step, "kimg": f"{kimg:.3f}", "seconds": f"{seconds:.1f}"}
+        row.update({key: f"{value:.6g}" for key, value in values.items()})
+        self._writer.writerow(row)
+        self._file.flush()
+        if self._tensorboard is not None:
+            for key, value in values.items():
+                self._tensorboard.add_scalar(key, value, step)
+            self._tensorboard.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def _rows_up_to(path: Path, step: int) -> list[dict[str, str]]:
+    """Rows of an earlier log up to ``step``: a resumed run drops what came after its checkpoint."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row.get("step", "").isdigit() and int(row["step"]) <= step]
+
+
+def _tensorboard_writer(directory: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("note: TensorBoard is not installed, so the training log is only in log.csv "
+                    "(pip install 'surrogate[tensorboard]' to get it)")
+        return None
+    return SummaryWriter(str(directory))

@@ -1,0 +1,414 @@
+"""Statistics that compare a candidate sample with a reference sample, domain-agnostic.
+
+* 1D Wasserstein distance (W1) with a bootstrap error, and the *noise floor*: the W1 expected between
+  two independent samples of the reference distribution of the sizes being compared, estimated from
+  the reference alone by resampling. ``ratio = w1 / noise_floor`` is ~1 for a perfect candidate.
+* The CaloChallenge separation power of two histograms.
+* A classifier two-sample test: a small MLP trained to tell the samples apart, scored on a held-out
+  split by its ROC AUC (0.5 = indistinguishable).
+
+Everything random takes an explicit seed; none of it touches global random state. The estimators are
+described in docs/validation.md.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: A ratio is capped here: it is only reached when the reference is constant (floor 0) and the
+#: candidate is not, and keeps metrics.json finite (JSON has no infinity).
+RATIO_CAP = 1e6
+
+#: Resampled W1 values held in memory at once: (replicas x atoms) float64 entries per block.
+_BLOCK_ENTRIES = 4_000_000
+
+
+#: Below this many reference events away from the reference's most common value (e.g. showers
+#: reaching a deep layer at all), the reference cannot show its own noise: the floor then comes from
+#: exchanging events between the samples (:func:`permutation_floor`).
+MIN_INFORMATIVE_EVENTS = 100
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One observable's verdict: W1, its bootstrap error, the noise floor and their ratio.
+
+    floor_from_both: True when the reference alone was too sparse for its floor (see
+    MIN_INFORMATIVE_EVENTS) and the floor was estimated by exchanging events between the samples.
+    """
+
+    w1: float
+    w1_err: float
+    noise_floor: float
+    ratio: float
+    floor_from_both: bool = False
+
+    def as_dict(self) -> dict[str, float]:
+        """The four numbers metrics.json holds per observable."""
+        return {key: value for key, value in asdict(self).items() if key != "floor_from_both"}
+
+
+def w1(u: np.ndarray, v: np.ndarray, u_weights: np.ndarray | None = None,
+       v_weights: np.ndarray | None = None) -> float:
+    """The 1D Wasserstein-1 distance between two (optionally weighted) samples, from scipy."""
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(u, v, u_weights, v_weights))
+
+
+def w1_on_grid(positions: np.ndarray, weights_a: np.ndarray, weights_b: np.ndarray) -> np.ndarray:
+    """W1 between distributions sharing sorted support ``positions`` (K,), weights (..., K) each.
+
+    W1 is the integral of |F_a - F_b|; with a common sorted support the CDFs are step functions
+    and the integral is a sum over the gaps between neighbouring atoms. Weights need not be
+    normalised. Vectorised over leading axes (one W1 per replica).
+    """
+    cdf_a = np.cumsum(weights_a, axis=-1)
+    cdf_b = np.cumsum(weights_b, axis=-1)
+    cdf_a /= cdf_a[..., -1:]
+    cdf_b /= cdf_b[..., -1:]
+    return np.sum(np.abs(cdf_a - cdf_b)[..., :-1] * np.diff(positions), axis=-1)
+
+
+def ratio_to_floor(w1_value: float, floor: float) -> float:
+    """w1 / floor, with 0/0 -> 1 (a constant observable reproduced exactly) and a cap of RATIO_CAP."""
+    if floor > 0:
+        return float(min(w1_value / floor, RATIO_CAP))
+    return 1.0 if w1_value == 0 else RATIO_CAP
+
+
+def _resample_counts(rng: np.random.Generator, n_events: int, n_draws: int, replicas: int) -> np.ndarray:
+    """How often each of ``n_events`` is drawn in ``n_draws`` draws with replacement: (replicas, n_events)."""
+    draws = rng.integers(0, n_events, size=(replicas, n_draws))
+    draws += (np.arange(replicas) * n_events)[:, None]
+    return np.bincount(draws.ravel(), minlength=replicas * n_events).reshape(replicas, n_events).astype(float)
+
+
+def _replica_blocks(n_resamples: int, n_atoms: int) -> list[int]:
+    size = max(1, min(n_resamples, _BLOCK_ENTRIES // max(n_atoms, 1)))
+    return [min(size, n_resamples - start) for start in range(0, n_resamples, size)]
+
+
+def _check_samples(reference: np.ndarray, candidate: np.ndarray | None = None) -> None:
+    for name, sample in (("reference", reference), ("candidate", candidate)):
+        if sample is not None and len(sample) < 2:
+            raise ValueError(f"the {name} sample needs at least 2 events, got {len(sample)}")
+
+
+def split_sizes(n_reference: int, n_candidate: int) -> tuple[int, int]:
+    """Sizes (a, b), a + b = m, of the two disjoint reference parts used for the floor.
+
+    They keep the proportion m : n of the comparison being judged, so that when the candidate is
+    much smaller than the reference the parts are nearly the real sizes and little scaling is left.
+    """
+    a = int(round(n_reference * n_reference / (n_reference + n_candidate)))
+    a = min(max(a, 1), n_reference - 1)
+    return a, n_reference - a
+
+
+def _split_masks(rng: np.random.Generator, n_events: int, size_a: int, replicas: int) -> np.ndarray:
+    """(replicas, n_events) booleans, each row a uniformly random subset of ``size_a`` events."""
+    keys = rng.random((replicas, n_events))
+    threshold = np.partition(keys, size_a - 1, axis=1)[:, size_a - 1:size_a]
+    return keys <= threshold
+
+
+def noise_floor(reference: np.ndarray, n_candidate: int, *, n_resamples: int = 50, seed: int) -> float:
+    """Expected W1 between two independent samples of the reference distribution, of sizes m and n.
+
+    m = len(reference) and n = n_candidate are the sizes of the comparison actually made. Each
+    replica splits the reference at random into two disjoint parts of sizes (a, b) = split_sizes(m, n)
+    -- two genuinely independent samples of the reference distribution -- and computes their W1.
+    The mean over replicas is then scaled from the parts' sizes to (m, n) with the 1D law
+    E[W1] ~ sqrt(1/a + 1/b) (the two-sample CDF difference is a Brownian bridge of that scale), so
+    the floor shrinks like sqrt(1/m + 1/n). Unlike a bootstrap from the reference, the parts keep
+    the reference's real tails, so the estimate is not biased low.
+    """
+    reference = np.sort(np.asarray(reference, dtype=float))
+    _check_samples(reference)
+    m = len(reference)
+    size_a, size_b = split_sizes(m, int(n_candidate))
+    rng = np.random.default_rng(seed)
+    values = []
+    for replicas in _replica_blocks(n_resamples, m):
+        in_a = _split_masks(rng, m, size_a, replicas)
+        values.append(w1_on_grid(reference, in_a.astype(float), (~in_a).astype(float)))
+    return float(np.mean(np.concatenate(values))) * _size_scale(size_a, size_b, m, int(n_candidate))
+
+
+def _size_scale(size_a: int, size_b: int, n_reference: int, n_candidate: int) -> float:
+    """sqrt(1/m + 1/n) / sqrt(1/a + 1/b): W1 at sizes (a, b) -> W1 at sizes (m, n)."""
+    return float(np.sqrt((1 / n_reference + 1 / n_candidate) / (1 / size_a + 1 / size_b)))
+
+
+def permutation_floor(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> float:
+    """Mean W1 after randomly exchanging events between the two samples (sizes kept).
+
+    The expected W1 if both samples came from one distribution, estimated from both. Used only when
+    the reference alone is too sparse to show its noise: a handful of stray candidate events then
+    gives a ratio of order one, growing like the square root of their number, not infinity.
+    """
+    pooled = np.concatenate([np.asarray(reference, dtype=float), np.asarray(candidate, dtype=float)])
+    order = np.argsort(pooled, kind="stable")
+    positions = pooled[order]
+    rng = np.random.default_rng(seed)
+    values = []
+    for replicas in _replica_blocks(n_resamples, len(pooled)):
+        in_a = _split_masks(rng, len(pooled), len(reference), replicas)[:, order]
+        values.append(w1_on_grid(positions, in_a.astype(float), (~in_a).astype(float)))
+    return float(np.mean(np.concatenate(values)))
+
+
+def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50,
+                       seed: int) -> float:
+    """Standard deviation of W1 over bootstrap replicas of both samples (each resampled at its size)."""
+    reference = np.asarray(reference, dtype=float)
+    candidate = np.asarray(candidate, dtype=float)
+    _check_samples(reference, candidate)
+    m, n = len(reference), len(candidate)
+    positions = np.concatenate([reference, candidate])
+    order = np.argsort(positions, kind="stable")
+    positions = positions[order]
+    rng = np.random.default_rng(seed)
+    values = []
+    for replicas in _replica_blocks(n_resamples, m + n):
+        weights_a = np.zeros((replicas, m + n))
+        weights_b = np.zeros((replicas, m + n))
+        weights_a[:, :m] = _resample_counts(rng, m, m, replicas)
+        weights_b[:, m:] = _resample_counts(rng, n, n, replicas)
+        values.append(w1_on_grid(positions, weights_a[:, order], weights_b[:, order]))
+    return float(np.std(np.concatenate(values), ddof=1))
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> Comparison:
+    """W1 (scipy), its bootstrap error, the reference's noise floor at these sizes, and the ratio.
+
+    A reference with fewer than MIN_INFORMATIVE_EVENTS events away from its most common value
+    (constant, or nearly: a deep layer that few showers reach) cannot show its own noise; its floor
+    is then :func:`permutation_floor`, so a few stray candidate events do not give huge ratios.
+    """
+    reference = np.asarray(reference, dtype=float)
+    candidate = np.asarray(candidate, dtype=float)
+    _check_samples(reference, candidate)
+    floor_seed, error_seed = (int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(2))
+    distance = w1(reference, candidate)
+    sparse = informative_events(reference) < MIN_INFORMATIVE_EVENTS
+    if sparse:
+        floor = permutation_floor(reference, candidate, n_resamples=n_resamples, seed=floor_seed)
+    else:
+        floor = noise_floor(reference, len(candidate), n_resamples=n_resamples, seed=floor_seed)
+    error = w1_bootstrap_error(reference, candidate, n_resamples=n_resamples, seed=error_seed)
+    return Comparison(distance, error, floor, ratio_to_floor(distance, floor), sparse)
+
+
+def informative_events(values: np.ndarray) -> int:
+    """How many events differ from the most common one (values (N,), or per-event histograms (N, B))."""
+    _, counts = np.unique(values, axis=0, return_counts=True)
+    return int(len(values) - counts.max())
+
+
+def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_counts: np.ndarray, *,
+                   n_resamples: int = 50, seed: int) -> Comparison:
+    """Like :func:`compare` for values pooled over events, given per-event histograms (N, B) on ``edges``.
+
+    The distributions are the summed histograms placed at the bin centres. The floor splits and the
+    error resamples whole events (histogram rows), so entries of one event, which are correlated,
+    stay together; otherwise the estimators are those of :func:`noise_floor` and
+    :func:`w1_bootstrap_error`.
+    """
+    edges = np.asarray(edges, dtype=float)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    reference_counts = np.asarray(reference_counts, dtype=float)
+    candidate_counts = np.asarray(candidate_counts, dtype=float)
+    _check_samples(reference_counts, candidate_counts)
+    m, n = len(reference_counts), len(candidate_counts)
+    reference_total = reference_counts.sum(axis=0)
+    candidate_total = candidate_counts.sum(axis=0)
+    if reference_total.sum() == 0 or candidate_total.sum() == 0:
+        empty = reference_total.sum() == candidate_total.sum()
+        return Comparison(0.0, 0.0, 0.0, 1.0 if empty else RATIO_CAP)
+    distance = w1(centers, centers, reference_total, candidate_total)
+    rng = np.random.default_rng(seed)
+    floors, errors = [], []
+    size_a, size_b = split_sizes(m, n)
+    for replicas in _replica_blocks(n_resamples, max(m, n)):
+        in_a = _split_masks(rng, m, size_a, replicas)
+        floors.append(_masked_w1(centers, in_a @ reference_counts, ~in_a @ reference_counts))
+        ref_star = _resample_counts(rng, m, m, replicas) @ reference_counts
+        cand_star = _resample_counts(rng, n, n, replicas) @ candidate_counts
+        errors.append(_masked_w1(centers, ref_star, cand_star))
+    floor = _mean(floors) * _size_scale(size_a, size_b, m, n)
+    sparse = informative_events(reference_counts) < MIN_INFORMATIVE_EVENTS
+    if sparse or (floor == 0 and distance > 0):  # exchange whole events between the samples instead
+        both = np.concatenate([reference_counts, candidate_counts])
+        exchanged = [_masked_w1(centers, in_a @ both, ~in_a @ both)
+                     for in_a in (_split_masks(rng, m + n, m, replicas)
+                                  for replicas in _replica_blocks(n_resamples, m + n))]
+        floor, sparse = _mean(exchanged), True
+    errors = np.concatenate(errors)
+    error = float(np.std(errors, ddof=1)) if len(errors) > 1 else 0.0
+    return Comparison(distance, error, floor, ratio_to_floor(distance, floor), sparse)
+
+
+def _mean(parts: list[np.ndarray]) -> float:
+    values = np.concatenate(parts)
+    return float(values.mean()) if len(values) else 0.0
+
+
+def _masked_w1(positions: np.ndarray, weights_a: np.ndarray, weights_b: np.ndarray) -> np.ndarray:
+    """w1_on_grid, skipping replicas where either side drew only empty events."""
+    keep = (weights_a.sum(axis=1) > 0) & (weights_b.sum(axis=1) > 0)
+    return w1_on_grid(positions, weights_a[keep], weights_b[keep])
+
+
+def histogram_edges(reference: np.ndarray, n_bins: int = 40) -> np.ndarray:
+    """Bins over the reference's central 99.8% (values outside are clipped into the end bins).
+
+    Equal in log when the reference is positive and that range spans more than two decades
+    (energies of a log-uniform incident-energy spectrum), equal in width otherwise.
+    """
+    reference = np.asarray(reference, dtype=float)
+    low, high = np.quantile(reference, [0.001, 0.999])
+    if high <= low:
+        low, high = reference.min(), reference.max()
+    if high <= low:
+        half_width = max(abs(low) * 0.05, 0.5)
+        low, high = low - half_width, low + half_width
+    if low > 0 and high / low > 100:
+        return np.geomspace(low, high, n_bins + 1)
+    return np.linspace(low, high, n_bins + 1)
+
+
+def is_log_binning(edges: np.ndarray) -> bool:
+    """True for edges made by :func:`histogram_edges` equal in log."""
+    return bool(edges[0] > 0 and edges[-1] / edges[0] > 100)
+
+
+def clipped_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts on ``edges`` with values outside put in the first or last bin, so no entry is lost."""
+    clipped = np.clip(values, edges[0], edges[-1])
+    return np.histogram(clipped, bins=edges)[0].astype(float)
+
+
+def separation_power(reference_hist: np.ndarray, candidate_hist: np.ndarray) -> float:
+    """CaloChallenge separation power 0.5 * sum (p - q)^2 / (p + q) of two histograms on the same bins.
+
+    p and q are the histograms normalised to unit sum: 0 for identical shapes, 1 for disjoint ones.
+    """
+    p = np.asarray(reference_hist, dtype=float)
+    q = np.asarray(candidate_hist, dtype=float)
+    p = p / p.sum()
+    q = q / q.sum()
+    total = p + q
+    nonzero = total > 0
+    return float(0.5 * np.sum((p[nonzero] - q[nonzero]) ** 2 / total[nonzero]))
+
+
+def auc_mann_whitney(negative_scores: np.ndarray, positive_scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney U statistic: P(positive score > negative score), ties counting 1/2."""
+    from scipy.stats import rankdata
+
+    negative_scores = np.asarray(negative_scores, dtype=float)
+    positive_scores = np.asarray(positive_scores, dtype=float)
+    n_neg, n_pos = len(negative_scores), len(positive_scores)
+    ranks = rankdata(np.concatenate([negative_scores, positive_scores]))
+    u_statistic = ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2
+    return float(u_statistic / (n_neg * n_pos))
+
+
+def _rank_gauss(train: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Map each column through the training columns' empirical CDF, then the normal quantile.
+
+    A monotone per-feature transform (so nothing a classifier could use is lost) that makes
+    heavy-tailed energies and bounded fractions alike well scaled; ties share their mid rank.
+    """
+    from scipy.special import ndtri
+
+    out = np.empty_like(values, dtype=float)
+    n_train = len(train)
+    for column in range(train.shape[1]):
+        ordered = np.sort(train[:, column])
+        low = np.searchsorted(ordered, values[:, column], side="left")
+        high = np.searchsorted(ordered, values[:, column], side="right")
+        quantile = (0.5 * (low + high) + 0.5) / (n_train + 1)
+        out[:, column] = ndtri(quantile)
+    return out
+
+
+def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, test_fraction: float = 0.3,
+                   hidden_units: int = 64, max_epochs: int = 60, patience: int = 6,
+                   max_events_per_class: int = 50_000) -> float:
+    """Classifier two-sample test: held-out ROC AUC of an MLP trained to separate the samples.
+
+    reference, candidate: (N, F) high-level features. Both classes are subsampled to the same size
+    (at most ``max_events_per_class``); a seeded split keeps ``test_fraction`` of the events for
+    the AUC, and 20% of the rest for early stopping. 0.5 means the classifier finds no difference.
+    """
+    import torch
+
+    reference = np.asarray(reference, dtype=float)
+    candidate = np.asarray(candidate, dtype=float)
+    if reference.ndim != 2 or candidate.ndim != 2 or reference.shape[1] != candidate.shape[1]:
+        raise ValueError(f"features of shape {reference.shape} and {candidate.shape} do not match")
+    rng = np.random.default_rng(seed)
+    n_per_class = min(len(reference), len(candidate), max_events_per_class)
+    if n_per_class < 20:
+        raise ValueError(f"the classifier test needs at least 20 events per sample, got {n_per_class}")
+    features = np.concatenate([reference[rng.permutation(len(reference))[:n_per_class]],
+                               candidate[rng.permutation(len(candidate))[:n_per_class]]])
+    labels = np.repeat([0.0, 1.0], n_per_class)
+    order = rng.permutation(len(labels))
+    n_test = max(int(round(test_fraction * len(labels))), 2)
+    n_valid = max(int(round(0.2 * (len(labels) - n_test))), 2)
+    test, valid, train = np.split(order, [n_test, n_test + n_valid])
+    transformed = _rank_gauss(features[train], features)
+
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**62)))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(features.shape[1], hidden_units), torch.nn.SiLU(),
+            torch.nn.Linear(hidden_units, hidden_units), torch.nn.SiLU(),
+            torch.nn.Linear(hidden_units, 1),
+        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a network this small only loses time to thread hand-offs
+    try:
+        scores = _train_and_score(model, torch.from_numpy(transformed.astype(np.float32)),
+                                  torch.from_numpy(labels.astype(np.float32)),
+                                  train, valid, test, generator, max_epochs, patience)
+    finally:
+        torch.set_num_threads(threads)
+    test_labels = labels[test]
+    return auc_mann_whitney(scores[test_labels == 0], scores[test_labels == 1])
+
+
+def _train_and_score(model, x, y, train: np.ndarray, valid: np.ndarray, test: np.ndarray, generator,
+                     max_epochs: int, patience: int) -> np.ndarray:
+    """Adam on binary cross-entropy, early stopping on the validation loss; scores of the test rows."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    train_index = torch.from_numpy(train)
+    best_loss, best_state, stale = np.inf, None, 0
+    for _epoch in range(max_epochs):
+        model.train()
+        for batch in train_index[torch.randperm(len(train_index), generator=generator)].split(256):
+            optimizer.zero_grad()
+            loss_fn(model(x[batch]).squeeze(1), y[batch]).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            valid_loss = float(loss_fn(model(x[valid]).squeeze(1), y[valid]))
+        if valid_loss < best_loss - 1e-4:
+            best_loss, stale = valid_loss, 0
+            best_state = {key: value.clone() for key, value in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    model.load_state_dict(best_state)
+    with torch.no_grad():
+        return model(x[test]).squeeze(1).numpy()

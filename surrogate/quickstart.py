@@ -1,0 +1,129 @@
+"""The main job on an embedded default: simulate, train, generate, validate and benchmark, in minutes on a CPU.
+
+Everything comes from the library itself (the reference shower simulator makes the data), so it runs on a
+fresh machine with no download. The sizes are chosen for a 2-core laptop CPU; the result shows the chain
+working and gives honest numbers for a small training, not a production-quality surrogate.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+GEV = 1000.0  # MeV per GeV
+
+
+@dataclass(frozen=True)
+class QuickstartPlan:
+    """Sizes of the embedded default (energies in GeV, as on the command line)."""
+
+    geometry: str = "ds2"
+    particle: str = "e-"
+    energy_range_gev: tuple[float, float] = (1.0, 20.0)
+    train_events: int = 1200
+    reference_events: int = 400
+    steps: int = 600
+    batch_size: int = 128
+    seed: int = 1
+    simulator_events: int = 3
+    batch_sizes: tuple[int, ...] = (1, 100, 1000)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(np.log(low), np.log(high), n))
+
+
+def simulate_file(path: Path, plan: QuickstartPlan, events: int, seed: int, workers: int) -> Path:
+    """Showers from the built-in simulator, written in the CaloChallenge layout of ``plan.geometry``."""
+    from surrogate.calorimeter.domain import DOMAIN
+    from surrogate.calorimeter.formats.layout import make_layout
+    from surrogate.calorimeter.geometry import get_geometry
+    from surrogate.calorimeter.shower import simulate_showers
+    from surrogate.core.domain import EventSet
+
+    geometry = get_geometry(plan.geometry)
+    rng = np.random.default_rng(seed)
+    energies_mev = _log_uniform(rng, *(e * GEV for e in plan.energy_range_gev), events)
+    showers = simulate_showers(geometry, plan.particle, energies_mev, rng, progress=True, workers=workers)
+    layout = make_layout(geometry.file_layout, geometry, particle=plan.particle,
+                         sampling_fraction=geometry.sampling_fraction)
+    DOMAIN.write(path, EventSet(energies_mev[:, None], showers, ("incident_energy_mev",), layout))
+    return path
+
+
+def train_config(plan: QuickstartPlan, data: Path):
+    """A small WGAN-GP configuration that learns the gross shower shape within a few CPU minutes."""
+    from surrogate.core.config import ModelConfig, TrainConfig
+
+    return TrainConfig(data=str(data), steps=plan.steps, batch_size=plan.batch_size, seed=plan.seed, device="cpu",
+                       validate_every=plan.steps // 3, checkpoint_every=plan.steps // 3, log_every=25,
+                       ema_halflife_kimg=2.0,
+                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=256, critic_width=256, depth=2))
+
+
+def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, workers: int = 2,
+                   say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole chain into ``out_dir`` and return the numbers the summary prints."""
+    from surrogate.core.benchmark import BenchmarkPlan, run_benchmark
+    from surrogate.core.model import load
+    from surrogate.core.training import train
+    from surrogate.core.validation import validate
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    def step(name: str, action: Callable[[], Any]) -> Any:
+        say(f"[{len(timings) + 1}/5] {name}")
+        started = time.perf_counter()
+        result = action()
+        timings[name] = time.perf_counter() - started
+        return result
+
+    training_file, reference_file = out_dir / "showers.h5", out_dir / "reference.h5"
+    run_dir, generated_file = out_dir / "run", out_dir / "generated.h5"
+
+    def simulate():
+        simulate_file(training_file, plan, plan.train_events, plan.seed, workers)
+        simulate_file(reference_file, plan, plan.reference_events, plan.seed + 1, workers)
+
+    def generate():
+        from surrogate.calorimeter.domain import DOMAIN
+
+        model = load(run_dir)
+        conditions = np.concatenate([chunk.conditions for chunk in DOMAIN.iter_read(reference_file)])
+        DOMAIN.write(generated_file, model.sample_events(conditions, seed=plan.seed))
+
+    step("simulate showers with the reference Monte Carlo", simulate)
+    step("train a conditional WGAN-GP", lambda: train(train_config(plan, training_file), run_dir))
+    step("generate showers at the reference's energies", generate)
+    metrics = step("validate against an independent simulated sample",
+                   lambda: validate(reference_file, generated_file, out_dir / "report", seed=plan.seed))
+    bench_plan = BenchmarkPlan(batch_sizes=plan.batch_sizes, simulator_events=plan.simulator_events, repeats=3)
+    benchmark = step("benchmark generation against the simulator",
+                     lambda: run_benchmark(run_dir, out_dir / "benchmark.json", device="cpu", plan=bench_plan))
+    return {"metrics": metrics, "benchmark": benchmark, "seconds": timings, "out_dir": out_dir}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The short summary printed at the end of ``surrogate quickstart``."""
+    summary = result["metrics"]["summary"]
+    auc = result["metrics"]["classifier_auc"]
+    benchmark = result["benchmark"]
+    out_dir = result["out_dir"]
+    return [
+        f"worst observable: {summary['worst']} at {summary['worst_ratio']:.3g} x the noise floor "
+        f"(median ratio {summary['median_ratio']:.3g}; 1 = as good as more simulation)",
+        f"classifier AUC: {'skipped' if auc is None else f'{auc:.3f}'} (0.5 = indistinguishable)",
+        f"speedup over the simulator: {benchmark['speedup']:.3g}x on {benchmark['device']}",
+        f"total time: {sum(result['seconds'].values()):.0f} s",
+        f"report: {out_dir / 'report' / 'report.html'}",
+    ]
+
+
+def plan_with(**changes: Any) -> QuickstartPlan:
+    """The default plan with some sizes changed (used by the CLI's options and the tests)."""
+    return dataclasses.replace(QuickstartPlan(), **{k: v for k, v in changes.items() if v is not None})

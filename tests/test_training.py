@@ -1,0 +1,128 @@
+"""The training loop on tiny synthetic showers (CPU, seconds): learning, logs, checkpoints, errors."""
+import csv
+import json
+
+import pytest
+import torch
+
+from surrogate.core import checkpoint
+from surrogate.core.config import TrainConfig, from_dict, read_config_file
+from surrogate.core.model import load
+from surrogate.core.training import NonFiniteLoss, train
+from surrogate.errors import SurrogateError
+from training_helpers import ModelConfig, tiny_config, write_tiny_file
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: more threads only contend
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    return write_tiny_file(tmp_path_factory.mktemp("data") / "tiny.h5", n_events=2000)
+
+
+def validation_scores(run_dir):
+    with open(run_dir / checkpoint.LOG_FILE) as handle:
+        return [(int(row["step"]), float(row["score"])) for row in csv.DictReader(handle) if row["score"]]
+
+
+def test_a_short_run_lowers_the_validation_w1(data_file, tmp_path):
+    config = tiny_config(data_file, steps=600, batch_size=64, validate_every=50, checkpoint_every=0,
+                         optim={"lr_generator": 3e-4, "lr_critic": 3e-4},
+                         model=ModelConfig(latent_dim=16, generator_width=32, critic_width=32, depth=2))
+    result = train(config, tmp_path / "run", progress=False)
+    scores = validation_scores(tmp_path / "run")
+    assert [step for step, _ in scores] == list(range(50, 601, 50))
+    first, best = scores[0][1], min(score for _, score in scores)
+    assert best < 0.6 * first
+    assert result.validation["score"] == scores[-1][1]
+    exported = load(tmp_path / "run")  # the best export carries the best score
+    assert exported.metadata["validation"]["score"] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "r1", "ns", "minimax", "wgan-clip"])
+def test_every_loss_trains_and_writes_the_run_directory(data_file, tmp_path, loss):
+    run_dir = tmp_path / loss
+    result = train(tiny_config(data_file, loss=loss), run_dir, progress=False)
+    assert result.step == 20
+    names = {path.name for path in run_dir.iterdir()}
+    assert {"config.json", "layout.json", "log.csv", "training_state.pt", "model.pt", "model_best.pt"} <= names
+    saved = from_dict(TrainConfig, json.loads((run_dir / "config.json").read_text()))
+    assert saved.loss.name == loss and saved.optim.lr_critic is not None  # resolved defaults are saved
+    assert json.loads((run_dir / "layout.json").read_text())["format"] == "calochallenge"
+    rows = list(csv.DictReader(open(run_dir / "log.csv")))
+    assert [int(row["step"]) for row in rows] == [5, 10, 15, 20]
+    assert all(float(row["critic"]) == float(row["critic"]) for row in rows)  # no NaN
+
+
+def test_lazy_r1_scales_the_critic_optimiser(data_file, tmp_path):
+    train(tiny_config(data_file, loss="r1", steps=2), tmp_path / "r1", progress=False)
+    state = checkpoint.load(tmp_path / "r1" / "training_state.pt", checkpoint.TRAINING_STATE_KIND)
+    c = 4 / 5  # r1_interval 4 in tiny_config
+    group = state["optimizer_critic"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(2e-4 * c)
+    assert group["betas"][1] == pytest.approx(0.99 ** c)
+    assert state["optimizer_generator"]["param_groups"][0]["lr"] == pytest.approx(2e-4)
+
+
+@pytest.mark.parametrize("arch,generator_conditioning,critic_conditioning", [
+    ("dense", "film", "projection"), ("conv", "concat", "concat"), ("conv", "film", "projection"),
+    ("layer-streams", "concat", "projection")])
+def test_architectures_and_conditioning_train(data_file, tmp_path, arch, generator_conditioning, critic_conditioning):
+    model = ModelConfig(arch=arch, latent_dim=8, generator_width=16, critic_width=16, depth=1,
+                        generator_conditioning=generator_conditioning, critic_conditioning=critic_conditioning)
+    train(tiny_config(data_file, steps=3, model=model), tmp_path / "run", progress=False)
+    surrogate_model = load(tmp_path / "run", which="last")
+    showers = surrogate_model.sample([1500.0, 8000.0])
+    assert showers.shape == (2, 36) and (showers >= 0).all()
+
+
+def test_bf16_autocast_runs_on_cpu(data_file, tmp_path):
+    result = train(tiny_config(data_file, steps=4, precision="bf16"), tmp_path / "run", progress=False)
+    assert result.step == 4 and result.validation["score"] < float("inf")
+
+
+def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(data_file, tmp_path):
+    config = tiny_config(data_file, steps=50, checkpoint_every=1,
+                         optim={"lr_generator": 1e30, "lr_critic": 1e30})  # Adam moves weights by ~lr
+    with pytest.raises(NonFiniteLoss) as caught:
+        train(config, tmp_path / "run", progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and "training stopped at step" in message and "training_state.pt" in message
+    stopped_at = int(message.split("step ")[1].split(":")[0])
+    state = checkpoint.load(tmp_path / "run" / "training_state.pt", checkpoint.TRAINING_STATE_KIND)
+    assert state["step"] == stopped_at - 1
+    assert load(tmp_path / "run", which="last").metadata["step"] == stopped_at - 1
+
+
+def test_a_run_directory_is_not_overwritten(data_file, tmp_path):
+    train(tiny_config(data_file, steps=2), tmp_path / "run", progress=False)
+    with pytest.raises(SurrogateError, match="already holds a run"):
+        train(tiny_config(data_file, steps=2), tmp_path / "run", progress=False)
+
+
+def test_resume_refuses_a_changed_config(data_file, tmp_path):
+    train(tiny_config(data_file, steps=2), tmp_path / "run", progress=False)
+    with pytest.raises(SurrogateError, match="cannot change loss.name"):
+        train(tiny_config(data_file, steps=4, loss="r1"), tmp_path / "run", resume=True, progress=False)
+
+
+def test_config_files_reject_unknown_keys(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('steps = 7\n[loss]\nname = "r1"\nr1_gamma = 2\n[model]\ndepth = 2\n')
+    config = read_config_file(good)
+    assert (config.steps, config.loss.name, config.loss.r1_gamma, config.model.depth) == (7, "r1", 2.0, 2)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nwidht = 3\n")
+    with pytest.raises(SurrogateError, match="unknown config key model.widht") as caught:
+        read_config_file(bad)
+    assert caught.value.path == str(bad)
+    wrong_type = tmp_path / "wrong.json"
+    wrong_type.write_text('{"steps": "many"}')
+    with pytest.raises(SurrogateError, match="steps must be int"):
+        read_config_file(wrong_type)

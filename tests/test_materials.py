@@ -44,7 +44,7 @@ def test_mixture_rules_by_mass_fraction():
     assert 1 / mixed.x0_g_cm2 == pytest.approx(0.5 / w.x0_g_cm2 + 0.5 / si.x0_g_cm2)
     assert 1 / mixed.moliere_radius_g_cm2 == pytest.approx(0.5 / w.moliere_radius_g_cm2 + 0.5 / si.moliere_radius_g_cm2)
     assert mixed.dedx_min_mev_cm2_g == pytest.approx(0.5 * (w.dedx_min_mev_cm2_g + si.dedx_min_mev_cm2_g))
-    assert dict((el.symbol, f) for el, f in mixed.composition) == pytest.approx({"W": 0.5, "Si": 0.5})
+    assert {el.symbol: f for el, f in mixed.composition} == pytest.approx({"W": 0.5, "Si": 0.5})
     assert w.mean_excitation_ev > mixed.mean_excitation_ev > si.mean_excitation_ev
 
 

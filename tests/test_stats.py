@@ -45,6 +45,20 @@ def test_noise_floor_shrinks_like_one_over_sqrt_n():
     assert small / large == pytest.approx(4.0, rel=0.12)
 
 
+def test_noise_floor_of_a_large_sample_matches_the_asymptotic_formula():
+    """Beyond MAX_RESAMPLED_EVENTS the floor comes from a subset; it must still hit the 1D law
+    E[W1] = sqrt(2/pi) * sqrt(1/m + 1/n) * integral sqrt(F (1 - F)) dx (here F the standard normal CDF)."""
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    m, n = 3 * stats.MAX_RESAMPLED_EVENTS, 2 * stats.MAX_RESAMPLED_EVENTS
+    integral = quad(lambda x: np.sqrt(norm.cdf(x) * norm.sf(x)), -12, 12)[0]
+    expected = np.sqrt(2 / np.pi) * np.sqrt(1 / m + 1 / n) * integral
+    rng = np.random.default_rng(11)
+    floors = [stats.noise_floor(rng.normal(size=m), n, seed=seed) for seed in range(4)]
+    assert np.mean(floors) == pytest.approx(expected, rel=0.06)
+
+
 def test_unequal_sizes_use_both_sizes():
     """Floor at (m, n) scales like sqrt(1/m + 1/n): a tiny candidate dominates."""
     reference = np.random.default_rng(4).normal(size=20000)

@@ -2,6 +2,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,17 +33,17 @@ def validation_scores(run_dir):
 
 
 def test_a_short_run_lowers_the_validation_w1(data_file, tmp_path):
-    config = tiny_config(data_file, steps=600, batch_size=64, validate_every=50, checkpoint_every=0,
+    config = tiny_config(data_file, steps=400, batch_size=64, validate_every=50, checkpoint_every=0,
                          optim={"lr_generator": 3e-4, "lr_critic": 3e-4},
                          model=ModelConfig(latent_dim=16, generator_width=32, critic_width=32, depth=2))
     result = train(config, tmp_path / "run", progress=False)
     scores = validation_scores(tmp_path / "run")
-    assert [step for step, _ in scores] == list(range(50, 601, 50))
+    assert [step for step, _ in scores] == list(range(50, 401, 50))
     first, best = scores[0][1], min(score for _, score in scores)
     assert best < 0.6 * first
-    assert result.validation["score"] == scores[-1][1]
+    assert result.validation["score"] == pytest.approx(scores[-1][1], rel=1e-4)
     exported = load(tmp_path / "run")  # the best export carries the best score
-    assert exported.metadata["validation"]["score"] == pytest.approx(best)
+    assert exported.metadata["validation"]["score"] == pytest.approx(best, rel=1e-4)
 
 
 @pytest.mark.parametrize("loss", ["wgan-gp", "r1", "ns", "minimax", "wgan-clip"])
@@ -88,13 +89,15 @@ def test_bf16_autocast_runs_on_cpu(data_file, tmp_path):
 
 
 def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(data_file, tmp_path):
-    config = tiny_config(data_file, steps=50, checkpoint_every=1,
-                         optim={"lr_generator": 1e30, "lr_critic": 1e30})  # Adam moves weights by ~lr
+    # Adam moves each weight by about lr per step: the generator's first update ruins it, the next
+    # step's losses overflow.
+    config = tiny_config(data_file, steps=50, checkpoint_every=1, optim={"lr_generator": 1e30, "critic_steps": 1})
     with pytest.raises(NonFiniteLoss) as caught:
         train(config, tmp_path / "run", progress=False)
     message = str(caught.value)
     assert "\n" not in message and "training stopped at step" in message and "training_state.pt" in message
     stopped_at = int(message.split("step ")[1].split(":")[0])
+    assert stopped_at >= 2
     state = checkpoint.load(tmp_path / "run" / "training_state.pt", checkpoint.TRAINING_STATE_KIND)
     assert state["step"] == stopped_at - 1
     assert load(tmp_path / "run", which="last").metadata["step"] == stopped_at - 1
@@ -126,3 +129,26 @@ def test_config_files_reject_unknown_keys(tmp_path):
     wrong_type.write_text('{"steps": "many"}')
     with pytest.raises(SurrogateError, match="steps must be int"):
         read_config_file(wrong_type)
+
+
+def test_calogan_layout_trains_with_layer_streams_and_generates_its_layout(tmp_path):
+    from surrogate.calorimeter.domain import DOMAIN
+    from surrogate.calorimeter.formats.layout import make_layout
+    from surrogate.calorimeter.geometry import get_geometry
+    from surrogate.core.domain import EventSet
+
+    geometry = get_geometry("calogan")
+    rng = np.random.default_rng(4)
+    incident = rng.uniform(1e3, 1e5, 120)
+    cells = rng.exponential(1.0, (120, geometry.n_values)) * (rng.random((120, geometry.n_values)) < 0.4)
+    cells = (cells * (incident / cells.sum(axis=1))[:, None]).astype(np.float32)
+    data = tmp_path / "calogan.h5"
+    DOMAIN.write(data, EventSet(incident[:, None], cells, ("incident_energy_mev",), make_layout("calogan", geometry)))
+    train(tiny_config(data, steps=2, validation_events=20), tmp_path / "run", progress=False)
+    model = load(tmp_path / "run")
+    assert type(model.generator).__name__ == "LayerStreamGenerator"  # "auto" on rectangular cells
+    out = tmp_path / "generated.h5"
+    DOMAIN.write(out, model.sample_events(np.full(5, 20_000.0)))
+    back = DOMAIN.read(out)
+    assert back.layout["format"] == "calogan" and back.events.shape == (5, 507)
+    np.testing.assert_allclose(back.conditions[:, 0], 20_000.0)

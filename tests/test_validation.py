@@ -10,12 +10,14 @@ from surrogate.calorimeter.geometry import get_geometry
 from surrogate.cli import main
 from surrogate.core import stats
 from surrogate.core.domain import EventSet, ObservedSample
+from surrogate.core.report import report_style
 from surrogate.core.validation import classifier_features, compare_observed, validate
 from surrogate.errors import SurrogateError
 
 
 def synthetic_showers(geometry_name: str, n_events: int, seed: int, *, energy_scale: float = 1.0,
-                      lateral_scale: float = 1.0, deposits: int = 300, file_format: str | None = None) -> EventSet:
+                      lateral_scale: float = 1.0, deposits: int = 300, file_format: str | None = None,
+                      **layout_extra: str) -> EventSet:
     """Toy electromagnetic showers: energy deposits placed in the geometry's cells.
 
     Incident energy log-uniform in 1-100 GeV; depth of each deposit from a gamma distribution whose
@@ -41,7 +43,7 @@ def synthetic_showers(geometry_name: str, n_events: int, seed: int, *, energy_sc
     flat = np.bincount(event[kept] * geometry.n_values + index[kept], weights=share.ravel()[kept],
                        minlength=n_events * geometry.n_values).reshape(n_events, -1)
     layout = make_layout(file_format or geometry.file_layout, geometry, particle="e-",
-                         sampling_fraction=geometry.sampling_fraction)
+                         sampling_fraction=geometry.sampling_fraction, **layout_extra)
     return EventSet(incident_mev[:, None], flat.astype(np.float32), ("incident_energy_mev",), layout)
 
 
@@ -101,16 +103,19 @@ def test_same_seed_same_numbers(tmp_path):
                     report=False) == first
     other = validate(tmp_path / "ref.h5", tmp_path / "cand.h5", tmp_path / "three", seed=6, n_resamples=20,
                      report=False, classifier=False)
-    assert other["observables"]["etot_over_einc"]["w1"] == first["observables"]["etot_over_einc"]["w1"]
-    assert other["observables"]["etot_over_einc"]["noise_floor"] != first["observables"]["etot_over_einc"]["noise_floor"]
+    ours, theirs = first["observables"]["etot_over_einc"], other["observables"]["etot_over_einc"]
+    assert theirs["w1"] == ours["w1"] and theirs["noise_floor"] != ours["noise_floor"]
 
 
 def test_cli_writes_documented_outputs_and_fails_above_the_threshold(tmp_path, capsys):
-    DOMAIN.write(tmp_path / "ref.h5", synthetic_showers("calogan", 300, seed=6))
-    DOMAIN.write(tmp_path / "same.root", synthetic_showers("calogan", 250, seed=7, file_format="root"))
+    # a ROOT reference with its own tree and branch names, read with the reader options
+    DOMAIN.write(tmp_path / "ref.root", synthetic_showers("calogan", 300, seed=6, file_format="root", tree="calo",
+                                                          energy_branch="e0", showers_branch="cells"))
+    DOMAIN.write(tmp_path / "same.h5", synthetic_showers("calogan", 250, seed=7))
     DOMAIN.write(tmp_path / "hot.h5", synthetic_showers("calogan", 300, seed=7, energy_scale=1.2))
-    base = ["validate", "--reference", str(tmp_path / "ref.h5"), "--resamples", "20"]
-    main(base + ["--candidate", str(tmp_path / "same.root"), "--out", str(tmp_path / "same"), "--fail-above", "50"])
+    base = ["validate", "--reference", str(tmp_path / "ref.root"), "--resamples", "20", "--tree", "calo",
+            "--energy-branch", "e0", "--showers-branch", "cells"]
+    main(base + ["--candidate", str(tmp_path / "same.h5"), "--out", str(tmp_path / "same"), "--fail-above", "50"])
     assert "median ratio" in capsys.readouterr().out
 
     metrics = json.loads((tmp_path / "same" / "metrics.json").read_text())
@@ -153,3 +158,9 @@ def test_files_of_different_layouts_are_refused_in_one_line(tmp_path, capsys):
     assert failed.value.code == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "ds2.h5" in error
+
+
+def test_report_style_says_in_one_line_when_mplhep_is_missing(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "mplhep", None)  # makes `import mplhep` fail
+    with report_style() as notice:
+        assert "mplhep is not installed" in notice and "\n" not in notice

@@ -42,6 +42,11 @@ class CalorimeterDomain(Domain):
     def merge(self, inputs: list[Path], output: Path, **options: Any) -> None:
         showers.merge(inputs, output, **options)
 
+    def reader_options(self) -> list:
+        from surrogate.calorimeter.cli_options import shower_reader_options
+
+        return shower_reader_options()
+
     def simulate_commands(self) -> list:
         from surrogate.calorimeter.simulate_command import calorimeter
 

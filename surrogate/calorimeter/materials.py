@@ -8,8 +8,8 @@ ionisation, Moliere radius, mean excitation energy).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from surrogate.errors import SurrogateError
 

@@ -69,9 +69,11 @@ class ConditionalMLP(nn.Module):
 class SimplexHead(nn.Module):
     """The generator's last step: every fraction block of the network space put on its simplex.
 
-    Raw outputs (N, 1 + K + n_values): the first passes through as the standardised response; the K
-    layer entries and, layer by layer, the cell entries become fractions by a softmax, then
-    log(fraction + alpha), standardised with the preprocessor's constants. Generated showers thus
+    Raw outputs (N, 1 + K + n_values) are in standardised units: the first passes through as the
+    response; the others, de-standardised, are logits of a softmax over the K layers and, layer by
+    layer, over the cells, whose fractions become log(fraction + alpha), standardised again. A raw
+    output of 0 thus means a typical fraction (rarely hit cells start near empty), which spares the
+    generator from first growing logits of -10 for every cell that is almost always empty. Generated showers thus
     satisfy the constraint of real ones exactly (fractions sum to 1); an unconstrained generator
     drifts along the sum, which the inverse's renormalisation turns into wrong cell energies.
     """
@@ -104,10 +106,12 @@ class SimplexHead(nn.Module):
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         raw = raw.float()
-        layers = torch.softmax(raw[:, 1:1 + self.n_groups], dim=1)
-        cells = self._cell_fractions(raw[:, 1 + self.n_groups:])
+        mean, std = self.feature_mean[1:], self.feature_std[1:]
+        logits = raw[:, 1:] * std + mean  # raw 0 -> each fraction near its typical (log-mean) value
+        layers = torch.softmax(logits[:, :self.n_groups], dim=1)
+        cells = self._cell_fractions(logits[:, self.n_groups:])
         fractions = torch.log(torch.cat([layers, cells], dim=1) + self.alpha)
-        return torch.cat([raw[:, :1], (fractions - self.feature_mean[1:]) / self.feature_std[1:]], dim=1)
+        return torch.cat([raw[:, :1], (fractions - mean) / std], dim=1)
 
 
 class DenseGenerator(nn.Module):

@@ -128,7 +128,7 @@ def cell_energy_spectrum(energies_mev: np.ndarray, geometry: Geometry) -> dict[s
     bins = np.floor((np.log10(cells[event, cell].astype(np.float64)) - CELL_SPECTRUM_EDGES[0]) / width)
     bins = np.clip(bins, 0, n_bins - 1).astype(np.int64)
     counts = np.bincount(event * n_bins + bins, minlength=len(cells) * n_bins).reshape(len(cells), n_bins)
-    return {"log10_cell_energy_mev": PooledHistogram(CELL_SPECTRUM_EDGES.copy(), counts)}
+    return {"log10_cell_energy_mev": PooledHistogram(CELL_SPECTRUM_EDGES.copy(), counts.astype(np.int32))}
 
 
 def shower_profiles(energies_mev: np.ndarray, geometry: Geometry) -> dict[str, Profile]:

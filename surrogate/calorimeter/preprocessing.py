@@ -6,7 +6,8 @@ A shower (N, n_values) in MeV at incident energy E_inc becomes, per event, the f
     t_k   = log(E_k / E_tot + alpha)                         one per layer k: layer energy fractions
     t_i   = log(e_i / E_k(i) + alpha)                        one per cell i: cell fraction of its layer
 
-each standardised with a mean and standard deviation fitted on the training showers, where E_k is
+each standardised with a mean and standard deviation fitted on the training showers (at least
+:data:`FRACTION_STD_FLOOR` for the fractions), where E_k is
 the energy of layer k (its cells plus its overflow entry, if the geometry has one). The fractions of
 an empty layer (or an empty shower's layer fractions) are set uniform: they multiply an energy of 0,
 so any values invert to the same shower, and uniform ones keep every fraction block on its simplex
@@ -31,6 +32,9 @@ from surrogate.calorimeter.geometry import Geometry
 
 #: Offset inside the logarithms: fractions far below it are indistinguishable from zero.
 ALPHA = 1e-6
+#: Smallest standard deviation (in log units) used for a fraction feature: a cell that is almost
+#: always empty would otherwise be scaled up enormously, and dominate the critic's input.
+FRACTION_STD_FLOOR = 1.0
 #: The inverse's threshold is the training data's smallest positive cell energy times this.
 THRESHOLD_MARGIN = 1 - 1e-3
 
@@ -126,7 +130,9 @@ class ShowerPreprocessor(nn.Module):
         mean = total / len(events)
         variance = (total_sq / len(events) - mean.square()).clamp_min(0)
         self.feature_mean.copy_(mean)
-        self.feature_std.copy_(_safe_std(variance.sqrt()))
+        std = _safe_std(variance.sqrt())
+        std[1:] = std[1:].clamp_min(FRACTION_STD_FLOOR)
+        self.feature_std.copy_(std)
         self.threshold_mev.copy_(smallest * THRESHOLD_MARGIN if torch.isfinite(smallest) else 0.0)
         return self
 

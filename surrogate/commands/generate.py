@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from surrogate.errors import SurrogateError
 
@@ -13,9 +12,11 @@ TABLE_SUFFIXES = (".npy", ".txt", ".csv")
 MEV_PER_GEV = 1000.0
 
 
-def read_conditions(path: Path, condition_names: tuple[str, ...]) -> np.ndarray:
+def read_conditions(path: Path, condition_names: tuple[str, ...]):
     """Conditions (N, C) from ``path``: a table (.npy, .txt, .csv) in the units of ``condition_names``,
     or any data file an installed domain reads (its events' conditions are used)."""
+    import numpy as np
+
     if not path.is_file():
         raise SurrogateError("no such file", path)
     if path.suffix.lower() in TABLE_SUFFIXES:
@@ -41,7 +42,9 @@ def read_conditions(path: Path, condition_names: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _read_table(path: Path) -> np.ndarray:
+def _read_table(path: Path):
+    import numpy as np
+
     try:
         if path.suffix.lower() == ".npy":
             return np.load(path, allow_pickle=False)
@@ -80,6 +83,8 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
       surrogate generate runs/ds2 --conditions showers.h5 --out generated.h5
       surrogate generate runs/ds2 --energy 50 --events 10000 --out e50.h5
     """
+    import numpy as np
+
     from surrogate.core.distributed import resolve_device
     from surrogate.core.model import load
 

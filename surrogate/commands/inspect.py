@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from surrogate.calorimeter.cli_options import shower_reader_options
+from surrogate.commands.reading import with_reader_options
 from surrogate.core.domain import domain_for_file
 
 
+@with_reader_options
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@shower_reader_options
 def inspect(file: Path, as_json: bool, reader_options: dict) -> None:
     """Show the layout found in FILE, event count, shapes and condition ranges (energies in MeV)."""
     summary = domain_for_file(file).inspect(file, **reader_options)

@@ -5,18 +5,20 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.reading import with_reader_options
 from surrogate.core.domain import domain_for_file
 from surrogate.errors import SurrogateError
 
 
+@with_reader_options
 @click.command()
 @click.argument("output", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def merge(output: Path, inputs: tuple[Path, ...]) -> None:
+def merge(output: Path, inputs: tuple[Path, ...], reader_options: dict) -> None:
     """Concatenate INPUTS (same layout, e.g. `simulate --shard I/N` outputs) into OUTPUT."""
     domain = domain_for_file(inputs[0])
     for path in inputs[1:]:
         if domain_for_file(path) is not domain:
             raise SurrogateError(f"not a {domain.name} file like {inputs[0]}", path)
-    domain.merge(list(inputs), output)
+    domain.merge(list(inputs), output, **reader_options)
     click.echo(f"wrote {output}")

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.reading import with_reader_options
+
 _SHOWN = 10
 
 
+@with_reader_options
 @click.command()
 @click.option("--reference", required=True, type=click.Path(path_type=Path),
               help="The reference file (e.g. the simulator's showers).")
@@ -26,7 +29,7 @@ _SHOWN = 10
 @click.option("--resamples", type=click.IntRange(min=2), default=50, show_default=True,
               help="Resampling replicas for each noise floor and bootstrap error.")
 def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float | None, seed: int,
-             max_events: int | None, no_classifier: bool, resamples: int) -> None:
+             max_events: int | None, no_classifier: bool, resamples: int, reader_options: dict) -> None:
     """Compare CANDIDATE with REFERENCE observable by observable.
 
     \b
@@ -34,11 +37,14 @@ def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float 
     Wasserstein distance W1 is divided by the noise floor, the W1 expected between two
     independent reference samples of these sizes: ratios near 1 mean the candidate is as
     good as more simulation. Writes OUT/metrics.json, OUT/report.html and OUT/plots/*.png.
+    Reader options (--card, --tree, ...) describe the reference file; the candidate is read
+    as it describes itself, as `surrogate generate` writes it.
     """
     from surrogate.core.validation import validate as run_validation
 
     metrics = run_validation(reference, candidate, out_dir, seed=seed, max_events=max_events,
-                             classifier=not no_classifier, n_resamples=resamples)
+                             classifier=not no_classifier, n_resamples=resamples,
+                             reference_options=reader_options)
     observables = metrics["observables"]
     worst_first = sorted(observables, key=lambda name: -observables[name]["ratio"])
     width = max(len(name) for name in worst_first[:_SHOWN])

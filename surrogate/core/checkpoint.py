@@ -51,6 +51,14 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
     return obj
 
 
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete temporaries that a killed process left behind (the finished files are never touched)."""
+    names = [CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, *EXPORT_FILES.values()]
+    for name in names:
+        for leftover in run_dir.glob(f".{name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")

@@ -76,11 +76,3 @@ def mean_over_ranks(values: torch.Tensor, context: Context) -> torch.Tensor:
         values /= context.world_size
     return values
 
-
-def broadcast_flag(flag: bool, context: Context) -> bool:
-    """Rank 0's value of ``flag`` on every rank."""
-    if not context.distributed:
-        return flag
-    holder = [flag]
-    dist.broadcast_object_list(holder, src=0)
-    return bool(holder[0])

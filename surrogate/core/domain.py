@@ -145,12 +145,18 @@ class Domain(abc.ABC):
     def inspect(self, path: Path, **options: Any) -> dict[str, Any]:
         """A summary for ``surrogate inspect``: layout, event count, shapes, condition ranges."""
 
+    def reader_options(self) -> list:
+        """Click options (``click.Option`` objects) that tell this domain's readers how to read a file,
+        e.g. ROOT tree and branch names. Commands that read data offer them and pass the values given
+        to ``read``/``iter_read``/``inspect`` as keywords (see ``surrogate.commands.reading``)."""
+        return []
+
     def simulate_commands(self) -> list:
         """Click commands added under ``surrogate simulate`` (e.g. ``calorimeter``, ``nbody``)."""
         return []
 
     @abc.abstractmethod
-    def merge(self, inputs: list[Path], output: Path) -> None:
+    def merge(self, inputs: list[Path], output: Path, **options: Any) -> None:
         """Join files of one layout (e.g. shards of a production) into ``output``, chunk by chunk."""
 
     # What `surrogate validate` needs. Every method sees one chunk of events (or, for the last two,

@@ -32,9 +32,9 @@ def _scores(critic, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 def _input_gradient(critic, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """d critic / d x per sample, in fp32 and with the graph kept for the double backward."""
     x = x.detach().float().requires_grad_(True)
-    with torch.autocast(x.device.type, enabled=False):
+    with torch.autocast(x.device.type, enabled=False):  # the double backward too: it records ops
         scores = _scores(critic, x, c.float())
-    (gradient,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+        (gradient,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return gradient.reshape(len(x), -1)
 
 

@@ -101,7 +101,8 @@ def _draw_histograms(main, ratio, edges: np.ndarray, ref_counts: np.ndarray, can
     error = quotient * np.sqrt(np.divide(1.0, cand_counts, out=np.zeros_like(quotient), where=both)
                                + np.divide(1.0, ref_counts, out=np.zeros_like(quotient), where=both))
     ratio.errorbar(centers, np.clip(quotient, 0.5, 1.5), yerr=error, fmt="o", ms=2.5, color=CANDIDATE_COLOUR, lw=1)
-    if ref_counts.max() > 0.4 * ref_counts.sum():  # one spike (e.g. at 0): a log scale shows the rest
+    filled_bins = np.count_nonzero((ref_counts + cand_counts) > 0)
+    if filled_bins > 1 and ref_counts.max() > 0.4 * ref_counts.sum():  # a spike (e.g. at 0): log shows the rest
         positive = np.concatenate([ref_density[ref_density > 0], cand_density[cand_density > 0]])
         main.set_yscale("log")
         main.set_ylim(0.5 * positive.min(), 2 * positive.max())
@@ -367,7 +368,8 @@ def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_di
         f"<span style='background:{colour}'>ratio &le; {upper:g}: {words} ({counts[words]})</span>"
         if math.isfinite(upper) else f"<span style='background:{colour}'>ratio &gt; {RATIO_BANDS[-2][0]:g}: "
         f"{words} ({counts[words]})</span>" for upper, colour, words in RATIO_BANDS) + "</p>")
-    parts.append(f"<h2>Largest ratios</h2>{_observable_rows(observables, by_ratio[:_TOP_ROWS], separation, floor_from_both)}")
+    largest = _observable_rows(observables, by_ratio[:_TOP_ROWS], separation, floor_from_both)
+    parts.append(f"<h2>Largest ratios</h2>{largest}")
     titles = {"overview": "All ratios", "histograms": "Distributions (every single observable, and the worst "
               "of each numbered group)", "profiles": "Mean profiles", "domain": "Physics performance"}
     for key, title in titles.items():

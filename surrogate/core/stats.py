@@ -20,6 +20,11 @@ import numpy as np
 #: candidate is not, and keeps metrics.json finite (JSON has no infinity).
 RATIO_CAP = 1e6
 
+#: Resampling estimates use at most this many events of each sample; larger samples are estimated
+#: on a random subset and carried to the full sizes with the sqrt(1/m + 1/n) law, so the cost of a
+#: comparison stops growing with the file size.
+MAX_RESAMPLED_EVENTS = 20_000
+
 #: Resampled W1 values held in memory at once: (replicas x atoms) float64 entries per block.
 _BLOCK_ENTRIES = 4_000_000
 
@@ -64,11 +69,16 @@ def w1_on_grid(positions: np.ndarray, weights_a: np.ndarray, weights_b: np.ndarr
     and the integral is a sum over the gaps between neighbouring atoms. Weights need not be
     normalised. Vectorised over leading axes (one W1 per replica).
     """
-    cdf_a = np.cumsum(weights_a, axis=-1)
-    cdf_b = np.cumsum(weights_b, axis=-1)
-    cdf_a /= cdf_a[..., -1:]
-    cdf_b /= cdf_b[..., -1:]
-    return np.sum(np.abs(cdf_a - cdf_b)[..., :-1] * np.diff(positions), axis=-1)
+    weights_a = np.asarray(weights_a, dtype=float)
+    weights_b = np.asarray(weights_b, dtype=float)
+    return _w1_of_difference(positions, weights_a / weights_a.sum(axis=-1, keepdims=True)
+                             - weights_b / weights_b.sum(axis=-1, keepdims=True))
+
+
+def _w1_of_difference(positions: np.ndarray, difference: np.ndarray) -> np.ndarray:
+    """W1 from the difference of two normalised weight vectors on sorted ``positions`` (one cumsum)."""
+    cdf_gap = np.cumsum(difference, axis=-1)
+    return np.abs(cdf_gap[..., :-1]) @ np.diff(positions)
 
 
 def ratio_to_floor(w1_value: float, floor: float) -> float:
@@ -96,15 +106,16 @@ def _check_samples(reference: np.ndarray, candidate: np.ndarray | None = None) -
             raise ValueError(f"the {name} sample needs at least 2 events, got {len(sample)}")
 
 
-def split_sizes(n_reference: int, n_candidate: int) -> tuple[int, int]:
-    """Sizes (a, b), a + b = m, of the two disjoint reference parts used for the floor.
+def split_sizes(n_reference: int, n_candidate: int, available: int | None = None) -> tuple[int, int]:
+    """Sizes (a, b) of the two disjoint reference parts used for the floor, a + b = ``available`` (m).
 
     They keep the proportion m : n of the comparison being judged, so that when the candidate is
     much smaller than the reference the parts are nearly the real sizes and little scaling is left.
     """
-    a = int(round(n_reference * n_reference / (n_reference + n_candidate)))
-    a = min(max(a, 1), n_reference - 1)
-    return a, n_reference - a
+    available = n_reference if available is None else available
+    a = int(round(available * n_reference / (n_reference + n_candidate)))
+    a = min(max(a, 1), available - 1)
+    return a, available - a
 
 
 def _split_masks(rng: np.random.Generator, n_events: int, size_a: int, replicas: int) -> np.ndarray:
@@ -112,6 +123,18 @@ def _split_masks(rng: np.random.Generator, n_events: int, size_a: int, replicas:
     keys = rng.random((replicas, n_events))
     threshold = np.partition(keys, size_a - 1, axis=1)[:, size_a - 1:size_a]
     return keys <= threshold
+
+
+def _size_scale(from_a: int, from_b: int, to_a: int, to_b: int) -> float:
+    """sqrt(1/to_a + 1/to_b) / sqrt(1/from_a + 1/from_b): W1 (or its spread) at one pair of sizes -> another."""
+    return float(np.sqrt((1 / to_a + 1 / to_b) / (1 / from_a + 1 / from_b)))
+
+
+def _capped(rng: np.random.Generator, sample: np.ndarray) -> np.ndarray:
+    """``sample``, or a random subset of MAX_RESAMPLED_EVENTS of its events (rows) when it is larger."""
+    if len(sample) <= MAX_RESAMPLED_EVENTS:
+        return sample
+    return sample[np.sort(rng.choice(len(sample), MAX_RESAMPLED_EVENTS, replace=False))]
 
 
 def noise_floor(reference: np.ndarray, n_candidate: int, *, n_resamples: int = 50, seed: int) -> float:
@@ -123,23 +146,20 @@ def noise_floor(reference: np.ndarray, n_candidate: int, *, n_resamples: int = 5
     The mean over replicas is then scaled from the parts' sizes to (m, n) with the 1D law
     E[W1] ~ sqrt(1/a + 1/b) (the two-sample CDF difference is a Brownian bridge of that scale), so
     the floor shrinks like sqrt(1/m + 1/n). Unlike a bootstrap from the reference, the parts keep
-    the reference's real tails, so the estimate is not biased low.
+    the reference's real tails, so the estimate is not biased low. Beyond MAX_RESAMPLED_EVENTS the
+    parts are drawn from a random subset of that size (same law, bounded cost).
     """
-    reference = np.sort(np.asarray(reference, dtype=float))
+    reference = np.asarray(reference, dtype=float)
     _check_samples(reference)
-    m = len(reference)
-    size_a, size_b = split_sizes(m, int(n_candidate))
+    m, n = len(reference), int(n_candidate)
     rng = np.random.default_rng(seed)
+    subset = np.sort(_capped(rng, reference))
+    size_a, size_b = split_sizes(m, n, len(subset))
     values = []
-    for replicas in _replica_blocks(n_resamples, m):
-        in_a = _split_masks(rng, m, size_a, replicas)
-        values.append(w1_on_grid(reference, in_a.astype(float), (~in_a).astype(float)))
-    return float(np.mean(np.concatenate(values))) * _size_scale(size_a, size_b, m, int(n_candidate))
-
-
-def _size_scale(size_a: int, size_b: int, n_reference: int, n_candidate: int) -> float:
-    """sqrt(1/m + 1/n) / sqrt(1/a + 1/b): W1 at sizes (a, b) -> W1 at sizes (m, n)."""
-    return float(np.sqrt((1 / n_reference + 1 / n_candidate) / (1 / size_a + 1 / size_b)))
+    for replicas in _replica_blocks(n_resamples, len(subset)):
+        in_a = _split_masks(rng, len(subset), size_a, replicas)
+        values.append(_w1_of_difference(subset, np.where(in_a, 1.0 / size_a, -1.0 / size_b)))
+    return _mean(values) * _size_scale(size_a, size_b, m, n)
 
 
 def permutation_floor(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> float:
@@ -149,36 +169,48 @@ def permutation_floor(reference: np.ndarray, candidate: np.ndarray, *, n_resampl
     the reference alone is too sparse to show its noise: a handful of stray candidate events then
     gives a ratio of order one, growing like the square root of their number, not infinity.
     """
-    pooled = np.concatenate([np.asarray(reference, dtype=float), np.asarray(candidate, dtype=float)])
+    rng = np.random.default_rng(seed)
+    reference = _capped(rng, np.asarray(reference, dtype=float))
+    candidate = _capped(rng, np.asarray(candidate, dtype=float))
+    pooled = np.concatenate([reference, candidate])
     order = np.argsort(pooled, kind="stable")
     positions = pooled[order]
-    rng = np.random.default_rng(seed)
     values = []
+    size_a, size_b = len(reference), len(candidate)
     for replicas in _replica_blocks(n_resamples, len(pooled)):
-        in_a = _split_masks(rng, len(pooled), len(reference), replicas)[:, order]
-        values.append(w1_on_grid(positions, in_a.astype(float), (~in_a).astype(float)))
-    return float(np.mean(np.concatenate(values)))
+        in_a = _split_masks(rng, len(pooled), size_a, replicas)[:, order]
+        values.append(_w1_of_difference(positions, np.where(in_a, 1.0 / size_a, -1.0 / size_b)))
+    return _mean(values)
 
 
 def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50,
                        seed: int) -> float:
-    """Standard deviation of W1 over bootstrap replicas of both samples (each resampled at its size)."""
+    """Standard deviation of W1 over bootstrap replicas of both samples (each resampled at its size).
+
+    Samples beyond MAX_RESAMPLED_EVENTS are bootstrapped from a random subset of that size and the
+    spread is scaled to the full sizes like the floor.
+    """
     reference = np.asarray(reference, dtype=float)
     candidate = np.asarray(candidate, dtype=float)
     _check_samples(reference, candidate)
-    m, n = len(reference), len(candidate)
-    positions = np.concatenate([reference, candidate])
+    rng = np.random.default_rng(seed)
+    sub_reference, sub_candidate = _capped(rng, reference), _capped(rng, candidate)
+    m, n = len(sub_reference), len(sub_candidate)
+    positions = np.concatenate([sub_reference, sub_candidate])
     order = np.argsort(positions, kind="stable")
     positions = positions[order]
-    rng = np.random.default_rng(seed)
+    where = np.empty(m + n, dtype=np.int64)  # where each event sits in the sorted positions
+    where[order] = np.arange(m + n)
     values = []
     for replicas in _replica_blocks(n_resamples, m + n):
-        weights_a = np.zeros((replicas, m + n))
-        weights_b = np.zeros((replicas, m + n))
-        weights_a[:, :m] = _resample_counts(rng, m, m, replicas)
-        weights_b[:, m:] = _resample_counts(rng, n, n, replicas)
-        values.append(w1_on_grid(positions, weights_a[:, order], weights_b[:, order]))
-    return float(np.std(np.concatenate(values), ddof=1))
+        offsets = (np.arange(replicas) * (m + n))[:, None]
+        drawn_a = where[:m][rng.integers(0, m, size=(replicas, m))] + offsets
+        drawn_b = where[m:][rng.integers(0, n, size=(replicas, n))] + offsets
+        size = replicas * (m + n)
+        difference = (np.bincount(drawn_a.ravel(), minlength=size) / m
+                      - np.bincount(drawn_b.ravel(), minlength=size) / n).reshape(replicas, m + n)
+        values.append(_w1_of_difference(positions, difference))
+    return _std(values) * _size_scale(m, n, len(reference), len(candidate))
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> Comparison:
@@ -195,7 +227,9 @@ def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 
     distance = w1(reference, candidate)
     sparse = informative_events(reference) < MIN_INFORMATIVE_EVENTS
     if sparse:
-        floor = permutation_floor(reference, candidate, n_resamples=n_resamples, seed=floor_seed)
+        floor = permutation_floor(reference, candidate, n_resamples=n_resamples, seed=floor_seed) * _size_scale(
+            min(len(reference), MAX_RESAMPLED_EVENTS), min(len(candidate), MAX_RESAMPLED_EVENTS),
+            len(reference), len(candidate))
     else:
         floor = noise_floor(reference, len(candidate), n_resamples=n_resamples, seed=floor_seed)
     error = w1_bootstrap_error(reference, candidate, n_resamples=n_resamples, seed=error_seed)
@@ -230,30 +264,36 @@ def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_co
         return Comparison(0.0, 0.0, 0.0, 1.0 if empty else RATIO_CAP)
     distance = w1(centers, centers, reference_total, candidate_total)
     rng = np.random.default_rng(seed)
+    sub_reference, sub_candidate = _capped(rng, reference_counts), _capped(rng, candidate_counts)
+    sub_m, sub_n = len(sub_reference), len(sub_candidate)
     floors, errors = [], []
-    size_a, size_b = split_sizes(m, n)
-    for replicas in _replica_blocks(n_resamples, max(m, n)):
-        in_a = _split_masks(rng, m, size_a, replicas)
-        floors.append(_masked_w1(centers, in_a @ reference_counts, ~in_a @ reference_counts))
-        ref_star = _resample_counts(rng, m, m, replicas) @ reference_counts
-        cand_star = _resample_counts(rng, n, n, replicas) @ candidate_counts
+    size_a, size_b = split_sizes(m, n, sub_m)
+    for replicas in _replica_blocks(n_resamples, max(sub_m, sub_n)):
+        in_a = _split_masks(rng, sub_m, size_a, replicas)
+        floors.append(_masked_w1(centers, in_a @ sub_reference, ~in_a @ sub_reference))
+        ref_star = _resample_counts(rng, sub_m, sub_m, replicas) @ sub_reference
+        cand_star = _resample_counts(rng, sub_n, sub_n, replicas) @ sub_candidate
         errors.append(_masked_w1(centers, ref_star, cand_star))
     floor = _mean(floors) * _size_scale(size_a, size_b, m, n)
     sparse = informative_events(reference_counts) < MIN_INFORMATIVE_EVENTS
     if sparse or (floor == 0 and distance > 0):  # exchange whole events between the samples instead
-        both = np.concatenate([reference_counts, candidate_counts])
+        both = np.concatenate([sub_reference, sub_candidate])
         exchanged = [_masked_w1(centers, in_a @ both, ~in_a @ both)
-                     for in_a in (_split_masks(rng, m + n, m, replicas)
-                                  for replicas in _replica_blocks(n_resamples, m + n))]
-        floor, sparse = _mean(exchanged), True
-    errors = np.concatenate(errors)
-    error = float(np.std(errors, ddof=1)) if len(errors) > 1 else 0.0
+                     for in_a in (_split_masks(rng, sub_m + sub_n, sub_m, replicas)
+                                  for replicas in _replica_blocks(n_resamples, sub_m + sub_n))]
+        floor, sparse = _mean(exchanged) * _size_scale(sub_m, sub_n, m, n), True
+    error = _std(errors) * _size_scale(sub_m, sub_n, m, n)
     return Comparison(distance, error, floor, ratio_to_floor(distance, floor), sparse)
 
 
 def _mean(parts: list[np.ndarray]) -> float:
     values = np.concatenate(parts)
     return float(values.mean()) if len(values) else 0.0
+
+
+def _std(parts: list[np.ndarray]) -> float:
+    values = np.concatenate(parts)
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def _masked_w1(positions: np.ndarray, weights_a: np.ndarray, weights_b: np.ndarray) -> np.ndarray:

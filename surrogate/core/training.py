@@ -149,6 +149,8 @@ class _Trainer:
 
     def _prepare_run_dir(self, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
         state_path = self.run_dir / checkpoint.TRAINING_STATE_FILE
+        if self.context.is_main and self.run_dir.is_dir():
+            checkpoint.remove_stale_temporaries(self.run_dir)
         if resume:
             if not state_path.exists():
                 raise SurrogateError(f"nothing to resume: no {checkpoint.TRAINING_STATE_FILE}", self.run_dir)

@@ -20,7 +20,9 @@ import numpy as np
 from surrogate import __version__
 from surrogate._atomic import atomic_path
 from surrogate.core import stats
-from surrogate.core.domain import Domain, ObservedSample, PooledHistogram, Profile, domain_for_file
+from surrogate.core.domain import (
+    Domain, ObservedSample, PooledHistogram, Profile, domain_for_file, read_options,
+)
 from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
@@ -35,13 +37,15 @@ _CHUNK_VALUES = 8_000_000
 MIN_EVENTS_PER_BIN = 10
 
 
-def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None = None) -> tuple[ObservedSample, tuple]:
+def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None = None,
+            **read_options: Any) -> tuple[ObservedSample, tuple]:
     """One pass over ``path``: the domain's observables of its first ``max_events`` events.
 
-    Returns the sample and the per-event shape of the file's events (to check layouts agree).
+    ``read_options`` go to the domain's reader. Returns the sample and the per-event shape of the
+    file's events (to check layouts agree).
     """
     path = Path(path)
-    first = domain.read(path, start=0, stop=1)
+    first = domain.read(path, start=0, stop=1, **read_options)
     if len(first) == 0:
         raise SurrogateError("holds no events", path)
     event_shape = first.event_shape
@@ -51,7 +55,7 @@ def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None =
     conditions, scalars, pooled, profiles = [], [], [], []
     condition_names, layout = first.condition_names, dict(first.layout)
     seen = 0
-    for events in domain.iter_read(path, chunk_events=chunk_events):
+    for events in domain.iter_read(path, chunk_events=chunk_events, **read_options):
         if max_events is not None and seen + len(events) > max_events:
             events = events.subset(slice(0, max_events - seen))
         if len(events) == 0:
@@ -194,13 +198,14 @@ def write_metrics(metrics: dict[str, Any], path: str | os.PathLike) -> None:
 
 def validate(reference: str | os.PathLike, candidate: str | os.PathLike, out_dir: str | os.PathLike, *,
              seed: int = 0, max_events: int | None = None, classifier: bool = True, n_resamples: int = 50,
-             report: bool = True) -> dict[str, Any]:
+             report: bool = True, reference_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Compare a candidate file with a reference file of the same domain and layout.
 
     Writes ``out_dir/metrics.json`` and (with ``report``) ``out_dir/report.html`` with its PNG plots
     under ``out_dir/plots``. ``max_events`` caps the events read from each file (the first ones).
-    Returns the metrics dict. Raises SurrogateError (naming the file) for unreadable files or files
-    of different domains or layouts.
+    ``reference_options`` are reader options for the reference (e.g. ROOT tree names, a dataset
+    card); the candidate is read as it describes itself. Returns the metrics dict. Raises
+    SurrogateError (naming the file) for unreadable files or files of different domains or layouts.
     """
     reference, candidate, out_dir = Path(reference), Path(candidate), Path(out_dir)
     domain = domain_for_file(reference)
@@ -209,7 +214,8 @@ def validate(reference: str | os.PathLike, candidate: str | os.PathLike, out_dir
         raise SurrogateError(f"a {candidate_domain.name} file, but the reference {reference} is a "
                              f"{domain.name} file", candidate)
     log.info("reading %s", reference)
-    reference_sample, reference_shape = observe(domain, reference, max_events=max_events)
+    reference_sample, reference_shape = observe(domain, reference, max_events=max_events,
+                                                **read_options(reference_options))
     log.info("reading %s", candidate)
     candidate_sample, candidate_shape = observe(domain, candidate, max_events=max_events)
     _check_same_layout(reference_sample, reference_shape, reference, candidate_sample, candidate_shape, candidate)

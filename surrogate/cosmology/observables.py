@@ -155,15 +155,14 @@ def peak_counts(maps, edges) -> np.ndarray:
     return counts
 
 
-def minkowski_functionals(maps, thresholds, pixel_size: float = 1.0, bin_width: float | None = None):
+def minkowski_functionals(maps, thresholds, pixel_size: float = 1.0):
     """The three 2D Minkowski functionals of the excursion sets {u > t} for each threshold t.
 
     Returns (v0, v1, v2), each (M, T): v0 the area fraction, v1 a quarter of the boundary length per
     unit area, v2 the Euler characteristic per unit area (lengths in the unit of ``pixel_size``).
-    v1 and v2 are integrals over the level line, computed as (1/4A) int delta(u - t) |grad u| dA and
-    (1/2piA) int delta(u - t) |grad u| kappa dA (kappa the level-line curvature, so that the boundary's
-    total curvature is 2 pi chi), with central differences on the periodic map and delta(u - t)
-    replaced by a top hat of width ``bin_width`` (default: the threshold spacing).
+    Computed by counting on the periodic pixel grid, which needs no derivatives and suits noisy maps:
+    v0 from the pixels above t; v2 from vertices - edges + squares of the pixels above t (4-connected);
+    v1 by Crofton's formula, boundary length = (pi / 4) x (neighbour pairs straddling t) x pixel size.
     For a Gaussian field of variance s0^2 and s1^2 = <|grad u|^2>, with nu = t / s0:
     v0 = erfc(nu/sqrt 2)/2, v1 = s1/(8 sqrt 2 s0) exp(-nu^2/2), v2 = s1^2/(2 s0^2 (2 pi)^1.5) nu exp(-nu^2/2).
     """
@@ -171,39 +170,24 @@ def minkowski_functionals(maps, thresholds, pixel_size: float = 1.0, bin_width: 
     if u.ndim == 2:
         u = u[None]
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    if bin_width is None:
-        bin_width = float(np.min(np.diff(thresholds))) if len(thresholds) > 1 else 0.1 * float(np.std(u))
-    derivatives = _derivatives(u, pixel_size)
-    ux, uy, uxx, uyy, uxy = derivatives
-    gradient2 = ux * ux + uy * uy
-    gradient = np.sqrt(gradient2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        curvature_term = np.where(
-            gradient2 > 0, (2.0 * ux * uy * uxy - ux * ux * uyy - uy * uy * uxx) / gradient2, 0.0)
+    area = u.shape[-1] * u.shape[-2] * pixel_size**2
     v0 = np.empty((len(u), len(thresholds)))
     v1 = np.empty_like(v0)
     v2 = np.empty_like(v0)
-    area = u.shape[-1] * u.shape[-2] * pixel_size**2
-    cell = pixel_size**2
+    axes = (-2, -1)
     for column, threshold in enumerate(thresholds):
-        v0[:, column] = (u > threshold).mean(axis=(-2, -1))
-        near = (np.abs(u - threshold) < 0.5 * bin_width) / bin_width
-        v1[:, column] = (near * gradient).sum(axis=(-2, -1)) * cell / (4.0 * area)
-        v2[:, column] = (near * curvature_term).sum(axis=(-2, -1)) * cell / (2.0 * math.pi * area)
+        above = u > threshold
+        right = np.roll(above, -1, axis=-1)
+        down = np.roll(above, -1, axis=-2)
+        corner = np.roll(right, -1, axis=-2)
+        vertices = above.sum(axis=axes)
+        edges = (above & right).sum(axis=axes) + (above & down).sum(axis=axes)
+        squares = (above & right & down & corner).sum(axis=axes)
+        crossings = (above ^ right).sum(axis=axes) + (above ^ down).sum(axis=axes)
+        v0[:, column] = vertices * pixel_size**2 / area
+        v1[:, column] = 0.25 * (math.pi / 4.0) * crossings * pixel_size / area
+        v2[:, column] = (vertices - edges + squares) / area
     return v0, v1, v2
-
-
-def _derivatives(u: np.ndarray, pixel_size: float):
-    """ux, uy, uxx, uyy, uxy by central differences with periodic wrap (x = first map axis)."""
-    def shift(array, du, dv):
-        return np.roll(array, (-du, -dv), axis=(-2, -1))
-
-    ux = (shift(u, 1, 0) - shift(u, -1, 0)) / (2.0 * pixel_size)
-    uy = (shift(u, 0, 1) - shift(u, 0, -1)) / (2.0 * pixel_size)
-    uxx = (shift(u, 1, 0) - 2.0 * u + shift(u, -1, 0)) / pixel_size**2
-    uyy = (shift(u, 0, 1) - 2.0 * u + shift(u, 0, -1)) / pixel_size**2
-    uxy = (shift(u, 1, 1) - shift(u, 1, -1) - shift(u, -1, 1) + shift(u, -1, -1)) / (4.0 * pixel_size**2)
-    return ux, uy, uxx, uyy, uxy
 
 
 def gaussian_minkowski_expectation(thresholds_sigma, sigma0: float, sigma1: float):

@@ -27,26 +27,6 @@ from surrogate.cosmology.power_spectrum import GrowthHistory
 
 _LOG = logging.getLogger(__name__)
 
-_CORNERS = [(dx, dy, dz) for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)]
-
-
-def _cic_corners(positions_cells, n: int):
-    """For each of the 8 neighbouring mesh nodes: (flat index, weight), positions in cell units."""
-    import torch
-
-    base = torch.floor(positions_cells)
-    frac = positions_cells - base
-    base = base.to(torch.int64)
-    for dx, dy, dz in _CORNERS:
-        ix = torch.remainder(base[:, 0] + dx, n)
-        iy = torch.remainder(base[:, 1] + dy, n)
-        iz = torch.remainder(base[:, 2] + dz, n)
-        wx = frac[:, 0] if dx else 1.0 - frac[:, 0]
-        wy = frac[:, 1] if dy else 1.0 - frac[:, 1]
-        wz = frac[:, 2] if dz else 1.0 - frac[:, 2]
-        yield (ix * n + iy) * n + iz, wx * wy * wz
-
-
 def paint_cic(positions_cells, n: int, weights=None):
     """Cloud-in-cell mass assignment of unit (or ``weights``) masses onto an n^3 periodic mesh.
 
@@ -55,22 +35,44 @@ def paint_cic(positions_cells, n: int, weights=None):
     """
     import torch
 
+    base = torch.floor(positions_cells)
+    upper_weight = positions_cells - base
+    lower_weight = 1.0 - upper_weight
+    if weights is not None:
+        upper_weight[:, 0] *= weights
+        lower_weight[:, 0] *= weights
+    base = base.to(torch.int64)
+    nodes = (torch.remainder(base, n), torch.remainder(base + 1, n))
+    node_weights = (lower_weight, upper_weight)
     mesh = torch.zeros(n**3, dtype=positions_cells.dtype, device=positions_cells.device)
-    for index, weight in _cic_corners(positions_cells, n):
-        mesh.index_add_(0, index, weight if weights is None else weight * weights)
+    for dx in (0, 1):
+        index_x, weight_x = nodes[dx][:, 0] * (n * n), node_weights[dx][:, 0]
+        for dy in (0, 1):
+            index_xy = index_x + nodes[dy][:, 1] * n
+            weight_xy = weight_x * node_weights[dy][:, 1]
+            for dz in (0, 1):
+                mesh.index_add_(0, index_xy + nodes[dz][:, 2], weight_xy * node_weights[dz][:, 2])
     return mesh.view(n, n, n)
 
 
-def readout_cic(mesh, positions_cells):
-    """Values of an (n, n, n) periodic mesh at the particles, with the CIC kernel of :func:`paint_cic`."""
+def readout_cic(meshes, positions_cells):
+    """Values of periodic meshes (C, n, n, n) (or one (n, n, n) mesh) at the particles: (C, P) (or (P,)).
+
+    Trilinear interpolation with the nodes and weights of :func:`paint_cic` (its adjoint), so a
+    particle feels no force from itself; done by ``grid_sample`` on the mesh padded by one periodic
+    layer, which is fast on both CPU and GPU.
+    """
     import torch
 
-    n = mesh.shape[0]
-    flat = mesh.reshape(-1)
-    values = torch.zeros(len(positions_cells), dtype=mesh.dtype, device=mesh.device)
-    for index, weight in _cic_corners(positions_cells, n):
-        values += weight * flat[index]
-    return values
+    single = meshes.dim() == 3
+    meshes = meshes[None] if single else meshes
+    n = meshes.shape[-1]
+    padded = torch.nn.functional.pad(meshes[None], (0, 1, 0, 1, 0, 1), mode="circular")
+    grid = (positions_cells.flip(-1) * (2.0 / n) - 1.0).view(1, -1, 1, 1, 3).to(meshes.dtype)
+    values = torch.nn.functional.grid_sample(padded, grid, mode="bilinear", padding_mode="border",
+                                             align_corners=True)
+    values = values.view(len(meshes), -1)
+    return values[0] if single else values
 
 
 class ParticleMesh:
@@ -110,16 +112,12 @@ class ParticleMesh:
         """(P, 3) float32: -grad phi at the particles, lap phi = delta, in Mpc/h units."""
         import torch
 
-        cells = self.to_cells(positions_mpc_h)
         delta_k = torch.fft.rfftn(self.density_contrast(positions_mpc_h))
         delta_k *= self._potential_kernel
         shape = (self.n_mesh,) * 3
-        result = torch.empty_like(positions_mpc_h)
-        for axis, k_axis in enumerate(self._gradient_k):
-            force_mesh = torch.fft.irfftn(delta_k * (1j * k_axis), s=shape)
-            result[:, axis] = readout_cic(force_mesh, cells)
-            del force_mesh
-        return result
+        forces = torch.stack([torch.fft.irfftn(delta_k * (1j * k_axis), s=shape) for k_axis in self._gradient_k])
+        del delta_k
+        return readout_cic(forces, self.to_cells(positions_mpc_h)).T.contiguous()
 
 
 def kick_factor(growth: GrowthHistory, a_from: float, a_to: float, a_force: float) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from surrogate.cosmology.power_spectrum import Cosmology, LinearPower
+from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS, Cosmology, LinearPower
 from surrogate.errors import SurrogateError
 
 _LOG = logging.getLogger(__name__)
@@ -130,3 +130,40 @@ def latin_hypercube(ranges: dict[str, tuple[float, float]], runs: int, seed: int
 def run_seed(seed: int, run_index: int) -> int:
     """The phase seed of run ``run_index`` of a sweep started with ``seed`` (independent streams)."""
     return int(np.random.SeedSequence([seed, run_index]).generate_state(1, dtype=np.uint32)[0])
+
+
+def reference_simulator(layout: dict):
+    """The particle-mesh simulator that made maps of ``layout``, for ``surrogate benchmark``; None when
+    the layout does not come from it (snapshots, CAMELS stacks) or lacks its settings.
+
+    simulate(conditions, rng) runs one box per ``maps_per_run`` rows (each box at the parameters of its
+    first row, phases from ``rng``) and returns the first len(conditions) maps: the work a production
+    of that many maps costs. Timed at the fiducial parameters.
+    """
+    from surrogate.core.domain import ReferenceSimulator
+    from surrogate.cosmology.formats import NBODY
+
+    needed = ("box_mpc_h", "grid", "steps", "redshift", "map_size", "maps_per_run")
+    names = tuple(layout.get("condition_names") or ())
+    if layout.get("format") != NBODY or any(layout.get(key) is None for key in needed) or names != VARIED_PARAMETERS:
+        return None
+    settings = RunSettings(box_mpc_h=float(layout["box_mpc_h"]), grid=int(layout["grid"]), steps=int(layout["steps"]),
+                           redshift=float(layout["redshift"]), z_init=float(layout.get("z_init", 19.0)),
+                           mesh_factor=int(layout.get("mesh_factor", 2)), lpt_order=int(layout.get("lpt_order", 2)),
+                           n_maps=int(layout["maps_per_run"]), map_size=int(layout["map_size"]),
+                           transfer=str(layout.get("transfer", "eisenstein-hu")), keep_density=False)
+    fixed = {key: float(layout[key]) for key in ("omega_b", "h", "n_s") if layout.get(key) is not None}
+
+    def simulate(conditions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        conditions = np.atleast_2d(np.asarray(conditions, dtype=np.float64))
+        maps = []
+        for start in range(0, len(conditions), settings.n_maps):
+            cosmology = Cosmology(**dict(zip(VARIED_PARAMETERS, conditions[start])), **fixed)
+            seed = int(rng.integers(0, 2**31 - 1))
+            maps.append(run_nbody(cosmology, settings, seed).maps)
+        return np.concatenate(maps)[:len(conditions)]
+
+    fiducial = Cosmology()
+    name = (f"particle-mesh N-body, {settings.grid}^3 particles, {settings.steps} steps, "
+            f"{settings.n_maps} maps of {settings.pixels}^2 per box")
+    return ReferenceSimulator(name, simulate, [("fiducial", np.array([fiducial.omega_m, fiducial.sigma8]))])

@@ -12,6 +12,8 @@ import numpy as np
 from surrogate.calorimeter.geometry import Geometry
 from surrogate.calorimeter.shower.cuts import TrackingCuts
 from surrogate.calorimeter.shower.deposits import read_out
+from surrogate.calorimeter.shower.medium import SlabMedium
+from surrogate.calorimeter.shower.tables import build_tables
 from surrogate.calorimeter.shower.transport import PARTICLES, ShowerTransport
 from surrogate.errors import SurrogateError
 
@@ -90,7 +92,11 @@ def _run_all(geometry, particle, cuts, energies, batches, seeds, workers):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    context = multiprocessing.get_context("spawn")
+    # fork where available: workers inherit the built tables and never re-run the caller's __main__
+    # (spawn would, e.g. the whole CLI under ``python -m surrogate``); spawn elsewhere
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    build_tables(SlabMedium.from_geometry(geometry).materials)
     with ProcessPoolExecutor(max_workers=int(workers), mp_context=context) as pool:
         futures = {pool.submit(_transport_batch, geometry, particle, cuts, energies[batch], int(seed)): batch
                    for batch, seed in zip(batches, seeds)}

@@ -1,10 +1,10 @@
 """Cross sections and stopping powers of the electromagnetic processes, as plain functions of energy.
 
 Energies in MeV; cross sections per atom or per electron in cm^2; mass coefficients in cm^2/g.
-Formulas: Klein-Nishina (Compton), Bethe-Heitler with the Butcher-Messel screening functions and the
-Davies-Bethe-Maximon Coulomb correction phased in above 5 MeV (pairs), Heitler (positron annihilation in flight), Bethe's
-collision stopping power for electrons and positrons (Rohrlich-Carlson terms) with the Sternheimer-Peierls
-density effect. Photoelectric absorption comes from the Elam tables shipped with ``xraydb``.
+Formulas: Klein-Nishina (Compton); Bethe-Heitler with the Butcher-Messel screening functions and the
+Davies-Bethe-Maximon Coulomb correction phased in above 5 MeV (pairs); Heitler (positron annihilation in
+flight); Bethe's collision stopping power for electrons and positrons (Rohrlich-Carlson terms) with the
+Sternheimer-Peierls density effect. Photoelectric absorption comes from the Elam tables of ``xraydb``.
 """
 from __future__ import annotations
 

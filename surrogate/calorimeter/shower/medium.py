@@ -28,7 +28,7 @@ class SlabMedium:
     n_periods: int
 
     @classmethod
-    def from_geometry(cls, geometry: Geometry) -> "SlabMedium":
+    def from_geometry(cls, geometry: Geometry) -> SlabMedium:
         if not geometry.stack or geometry.n_periods < 1:
             raise SurrogateError(f"geometry {geometry.name!r} has no material stack to simulate")
         names = list(dict.fromkeys(slab.material for slab in geometry.stack))
@@ -129,7 +129,8 @@ class SlabMedium:
                 tau = np.where(open_, tau - tau_c, tau)
                 walked = np.where(open_, walked + self.thickness_mm[current] / aw, walked)
                 current = np.where(open_, (current + step) % self.n_slabs, current)
-            # rounding can leave a photon a hair past a whole period: it interacts at the next boundary
+            # left over: photons leaving the calorimeter (skips were capped), or a rounding error past a
+            # whole period (the photon then interacts at the next boundary)
             path[idx[open_]] = walked[open_]
             final_slab[idx[open_]] = current[open_]
         return path, final_slab

@@ -27,17 +27,17 @@ class Particles:
     def size(self) -> int:
         return self.energy.size
 
-    def take(self, selection: np.ndarray) -> "Particles":
+    def take(self, selection: np.ndarray) -> Particles:
         """The particles picked by a boolean mask or an index array."""
         return Particles(*(getattr(self, f.name)[selection] for f in fields(self)))
 
     @classmethod
-    def empty(cls) -> "Particles":
+    def empty(cls) -> Particles:
         f, i = np.empty(0), np.empty(0, dtype=np.intp)
         return cls(f, f, f, f, f, f, f, i, np.empty(0, dtype=bool))
 
     @classmethod
-    def concatenate(cls, parts: list["Particles"]) -> "Particles":
+    def concatenate(cls, parts: list[Particles]) -> Particles:
         parts = [p for p in parts if p.size]
         if not parts:
             return cls.empty()
@@ -47,7 +47,7 @@ class Particles:
 
     @classmethod
     def at(cls, x: np.ndarray, y: np.ndarray, z: np.ndarray, u: np.ndarray, v: np.ndarray, w: np.ndarray,
-           energy: np.ndarray, shower: np.ndarray, positron: bool | np.ndarray = False) -> "Particles":
+           energy: np.ndarray, shower: np.ndarray, positron: bool | np.ndarray = False) -> Particles:
         """New particles (arrays are copied); scalars broadcast to the length of ``energy``."""
         n = np.asarray(energy).size
 

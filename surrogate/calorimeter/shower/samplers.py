@@ -27,7 +27,7 @@ def rotate(u: np.ndarray, v: np.ndarray, w: np.ndarray, cos_t: np.ndarray, sin_t
     w2 = w * cos_t - sin_t * cos_p * perp
     u2 = np.where(along_z, sin_t * cos_p, u2)
     v2 = np.where(along_z, sin_t * sin_p, v2)
-    w2 = np.where(along_z, np.copysign(cos_t, w), w2)
+    w2 = np.where(along_z, cos_t * np.where(w < 0, -1.0, 1.0), w2)
     norm = np.sqrt(u2 * u2 + v2 * v2 + w2 * w2)
     return u2 / norm, v2 / norm, w2 / norm
 

@@ -47,7 +47,7 @@ class LogGrid:
 
 def _default_grid() -> LogGrid:
     decades = (_LN_E_MAX - _LN_E_MIN) / math.log(10)
-    return LogGrid(_LN_E_MIN, _LN_E_MAX, int(round(decades * _POINTS_PER_DECADE)) + 1)
+    return LogGrid(_LN_E_MIN, _LN_E_MAX, round(decades * _POINTS_PER_DECADE) + 1)
 
 
 @dataclass(frozen=True)

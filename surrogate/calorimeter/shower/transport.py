@@ -132,6 +132,7 @@ class ShowerTransport:
 
     def _compton(self, g: Particles, slab: np.ndarray, ledger: DepositLedger,
                  rng: np.random.Generator) -> tuple[Particles, Particles]:
+        """Klein-Nishina scattering: (scattered photons, recoil electrons), both subject to the cuts."""
         if g.size == 0:
             return Particles.empty(), Particles.empty()
         k = g.energy / ME

@@ -1,0 +1,139 @@
+"""``surrogate simulate nbody``: particle-mesh boxes -> density cubes, slab maps and their parameters."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
+from surrogate.errors import SurrogateError
+
+
+def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
+    """``"0.3"`` -> (0.3, 0.3); ``"0.2:0.4"`` -> (0.2, 0.4)."""
+    try:
+        parts = [float(part) for part in text.split(":")]
+    except ValueError:
+        raise SurrogateError(f"--{name} takes a number or a range LO:HI, not {text!r}") from None
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    if len(parts) != 2 or not parts[0] <= parts[1]:
+        raise SurrogateError(f"--{name} range must be LO:HI with LO <= HI, not {text!r}")
+    return parts[0], parts[1]
+
+
+def parse_shard(text: str | None, runs: int) -> list[int]:
+    """The run indices of shard ``I/N`` (contiguous blocks, I counted from 0); all runs when None."""
+    if text is None:
+        return list(range(runs))
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise SurrogateError(f"--shard takes I/N (e.g. 0/4), not {text!r}") from None
+    if not 0 <= index < count:
+        raise SurrogateError(f"--shard {text}: need 0 <= I < N")
+    if count > runs:
+        raise SurrogateError(f"--shard {text}: {count} shards for {runs} runs leaves some empty")
+    bounds = [round(runs * part / count) for part in range(count + 1)]
+    return list(range(bounds[index], bounds[index + 1]))
+
+
+@click.command("nbody")
+@click.option("--box", "box_mpc_h", type=float, default=256.0, show_default=True,
+              help="Comoving box side in Mpc/h.")
+@click.option("--grid", type=int, default=64, show_default=True, help="Particles per side (grid^3 particles).")
+@click.option("--steps", type=int, default=10, show_default=True,
+              help="Kick-drift-kick steps, uniform in scale factor from --z-init to --redshift.")
+@click.option("--omega-m", default="0.3175", show_default=True,
+              help="Matter density Omega_m, or a range LO:HI sampled by Latin hypercube over --runs.")
+@click.option("--sigma8", default="0.834", show_default=True,
+              help="rms linear fluctuation in 8 Mpc/h spheres at z=0, or a range LO:HI.")
+@click.option("--redshift", type=float, default=0.0, show_default=True, help="Output redshift.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the initial phases (and of the parameter sampling). One run uses it as its phase "
+                   "seed: the same seed at another --redshift is the same universe at another time.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output HDF5 file (N-body layout, see docs/cosmology.md).")
+@click.option("--maps", "n_maps", type=int, default=12, show_default=True,
+              help="Projected slab maps per run, cycling through the x, y, z axes.")
+@click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
+@click.option("--runs", type=int, default=1, show_default=True,
+              help="Number of boxes; with ranges, each gets its own parameter point and phases.")
+@click.option("--shard", default=None, help="Run only shard I/N of the runs (I from 0); merge with `surrogate merge`.")
+@click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
+@click.option("--z-init", type=float, default=19.0, show_default=True, help="Redshift of the 2LPT initial conditions.")
+@click.option("--mesh-factor", type=int, default=2, show_default=True,
+              help="Force mesh points per particle per side (2: a (2 grid)^3 mesh).")
+@click.option("--lpt-order", type=click.Choice(["1", "2"]), default="2", show_default=True,
+              help="Initial displacements: 1 Zel'dovich, 2 second-order LPT.")
+@click.option("--transfer", type=click.Choice(["eisenstein-hu", "camb"]), default="eisenstein-hu", show_default=True,
+              help="Linear transfer function (camb needs `pip install camb`).")
+@click.option("--omega-b", type=float, default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
+@click.option("--hubble", type=float, default=0.6711, show_default=True, help="h = H0 / (100 km/s/Mpc) (fixed).")
+@click.option("--n-s", type=float, default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
+@click.option("--density/--no-density", default=True, show_default=True,
+              help="Store each run's grid^3 overdensity cube (4 grid^3 bytes per run).")
+def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, map_size, runs, shard, device,
+          z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
+    """Run particle-mesh N-body boxes and store density cubes and projected density-contrast maps.
+
+    \b
+    Lengths in Mpc/h. Each run: Eisenstein & Hu linear spectrum normalised to sigma8, 2LPT particles
+    at --z-init, FastPM kick-drift-kick steps to --redshift, then the CIC overdensity on the
+    particle grid and --maps slab maps (delta = Sigma / mean - 1) of --map-size pixels.
+    """
+    from surrogate.cosmology.simulation import RunSettings, latin_hypercube, run_seed
+
+    if runs < 1:
+        raise SurrogateError("--runs must be at least 1")
+    ranges = {"omega_m": parse_value_or_range(omega_m, "omega-m"), "sigma8": parse_value_or_range(sigma8, "sigma8")}
+    settings = RunSettings(box_mpc_h=box_mpc_h, grid=grid, steps=steps, redshift=redshift, z_init=z_init,
+                           mesh_factor=mesh_factor, lpt_order=int(lpt_order), n_maps=n_maps, map_size=map_size,
+                           transfer=transfer, keep_density=density)
+    points = latin_hypercube(ranges, runs, seed)
+    selected = parse_shard(shard, runs)
+    seeds = [seed if runs == 1 else run_seed(seed, index) for index in range(runs)]
+    fixed = {"omega_b": omega_b, "h": hubble, "n_s": n_s}
+    rows = [tuple(float(points[name][index]) for name in VARIED_PARAMETERS) for index in selected]
+    summary = _simulate_runs(out, settings, rows, [seeds[index] for index in selected], fixed, device, seed)
+    click.echo(f"wrote {out}: {len(selected)} run(s), {len(selected) * n_maps} maps of "
+               f"{settings.pixels}x{settings.pixels}; {summary}")
+
+
+def _simulate_runs(out: Path, settings, rows, seeds, fixed: dict[str, float], device: str, seed: int) -> str:
+    """Run every (parameters, seed) pair and write them as one file; returns a timing summary."""
+    import torch
+
+    from surrogate.cosmology.formats import CONTRAST, NbodyRunWriter
+    from surrogate.cosmology.maps import slabs_per_axis
+    from surrogate.cosmology.power_spectrum import Cosmology
+    from surrogate.cosmology.simulation import run_nbody
+
+    try:
+        device = torch.device(device)
+    except RuntimeError as error:
+        raise SurrogateError(f"--device {device}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SurrogateError("--device cuda: no CUDA device is available")
+    attributes = {"box_mpc_h": settings.box_mpc_h, "redshift": settings.redshift, "grid": settings.grid,
+                  "steps": settings.steps, "seed": seed, "mesh_factor": settings.mesh_factor,
+                  "z_init": settings.z_init, "lpt_order": settings.lpt_order, "transfer": settings.transfer,
+                  "map_size": settings.pixels, "maps_per_run": settings.n_maps,
+                  "slab_thickness_mpc_h": settings.box_mpc_h / slabs_per_axis(settings.n_maps),
+                  "quantity": CONTRAST, "t_cmb_k": Cosmology.t_cmb_k, **fixed}
+    seconds, peak = [], 0
+    with NbodyRunWriter(out, runs=len(rows), maps_per_run=settings.n_maps, map_size=settings.pixels,
+                        grid=settings.grid, names=VARIED_PARAMETERS, attributes=attributes,
+                        keep_density=settings.keep_density) as writer:
+        for index, (row, phase_seed) in enumerate(zip(rows, seeds)):
+            cosmology = Cosmology(**dict(zip(VARIED_PARAMETERS, row)), **fixed)
+            products = run_nbody(cosmology, settings, phase_seed, device)
+            writer.add_run(index, products.maps, np.asarray(row), phase_seed, products.density)
+            seconds.append(products.seconds)
+            peak = max(peak, products.peak_memory_bytes)
+            if len(rows) > 1:
+                values = ", ".join(f"{name}={value:.4f}" for name, value in zip(VARIED_PARAMETERS, row))
+                click.echo(f"run {index + 1}/{len(rows)}: {values}, seed {phase_seed}, {products.seconds:.1f} s",
+                           err=True)
+    return f"{sum(seconds) / len(seconds):.1f} s per box, peak memory {peak / 2**30:.2f} GiB ({device.type})"

@@ -1,0 +1,103 @@
+"""`surrogate generate` and `surrogate.load(...).sample(...)` on a tiny trained run."""
+import numpy as np
+import pytest
+import torch
+
+import surrogate
+from surrogate.calorimeter.domain import DOMAIN
+from surrogate.cli import main
+from surrogate.core.training import train
+from surrogate.errors import SurrogateError
+from training_helpers import tiny_config, tiny_showers, write_tiny_file
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("generate")
+    data = write_tiny_file(root / "tiny.h5", n_events=300)
+    train(tiny_config(data, steps=6, validate_every=3, checkpoint_every=3), root / "run", progress=False)
+    torch.set_num_threads(threads)
+    return root / "run"
+
+
+def run_cli(*args):
+    """The exit status of ``surrogate ARGS`` run in this process (0 when it returns normally)."""
+    try:
+        main(list(args))
+    except SystemExit as stopped:
+        return stopped.code
+    return 0
+
+
+def test_energy_and_events_write_the_training_layout(run_dir, tmp_path, capsys):
+    out = tmp_path / "e5.h5"
+    assert run_cli("generate", str(run_dir), "--energy", "5", "--events", "40", "--out", str(out), "--seed", "1") == 0
+    assert "wrote 40 events" in capsys.readouterr().out
+    events = DOMAIN.read(out)
+    assert events.events.shape == (40, 36)
+    assert np.all(events.conditions == 5000.0)
+    assert events.layout["format"] == "calochallenge" and events.layout["binning_xml"]
+    assert (events.events >= 0).all() and (events.events.sum(axis=1) > 0).all()
+
+
+@pytest.mark.parametrize("kind", ["h5", "npy", "csv", "txt"])
+def test_conditions_from_a_data_file_or_a_table(run_dir, tmp_path, kind):
+    energies = np.array([1200.0, 3400.0, 9000.0, 2500.0])
+    source = tmp_path / f"conditions.{kind}"
+    if kind == "h5":
+        reference = tiny_showers(4, seed=9)
+        reference.conditions[:, 0] = energies
+        DOMAIN.write(source, reference)
+    elif kind == "npy":
+        np.save(source, energies)
+    elif kind == "csv":
+        source.write_text("incident_energy_mev\n" + "\n".join(map(str, energies)) + "\n")
+    else:
+        source.write_text("# energies in MeV\n" + "\n".join(map(str, energies)) + "\n")
+    out = tmp_path / "out.h5"
+    assert run_cli("generate", str(run_dir), "--conditions", str(source), "--out", str(out), "--batch-size", "3",
+                   "--device", "cpu") == 0
+    np.testing.assert_array_equal(DOMAIN.read(out).conditions[:, 0], energies)
+
+
+def test_bad_requests_are_one_line_errors(run_dir, tmp_path, capsys):
+    assert run_cli("generate", str(run_dir), "--out", str(tmp_path / "x.h5")) == 2
+    assert "either --conditions FILE or --energy GEV" in capsys.readouterr().err
+    assert run_cli("generate", str(tmp_path / "nowhere"), "--energy", "1", "--events", "2", "--out",
+                   str(tmp_path / "x.h5")) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    table = tmp_path / "bad.csv"
+    table.write_text("1000,2000\n3000,4000\n")
+    assert run_cli("generate", str(run_dir), "--conditions", str(table), "--out", str(tmp_path / "x.h5")) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "one column per condition" in err and err.count("\n") == 1
+
+
+def test_python_api_sample(run_dir):
+    model = surrogate.load(run_dir)
+    assert model.condition_names == ("incident_energy_mev",) and model.event_shape == (36,)
+    energies = np.array([1000.0, 2000.0, 8000.0])
+    showers = model.sample(energies, seed=4)
+    assert showers.dtype == np.float32 and showers.shape == (3, 36)
+    np.testing.assert_array_equal(showers, model.sample(energies[:, None], seed=4))  # (N,) == (N, 1)
+    assert not np.array_equal(showers, model.sample(energies, seed=5))
+    as_tensor = model.sample(energies, seed=4, as_torch=True)
+    assert isinstance(as_tensor, torch.Tensor)
+    np.testing.assert_array_equal(as_tensor.numpy(), showers)
+    assert model.sample([], seed=0).shape == (0, 36)
+    with pytest.raises(SurrogateError, match="NaN"):
+        model.sample([1000.0, np.nan])
+
+
+def test_preprocessed_generation_and_inverse_compose_to_sample(run_dir):
+    model = surrogate.load(run_dir, which="last")
+    conditions = torch.tensor([[1500.0], [6000.0]])
+    x = model.generate_preprocessed(conditions, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (2, model.preprocessor.n_features)
+    events = model.inverse(x, conditions)
+    np.testing.assert_array_equal(events.numpy(), model.sample(conditions.numpy(), seed=0))
+    bf16 = model.generate_preprocessed(conditions, generator=torch.Generator().manual_seed(0), precision="bf16")
+    assert bf16.shape == x.shape and torch.isfinite(bf16).all()
+    assert model.latent_dim == 8 and model.device == torch.device("cpu")

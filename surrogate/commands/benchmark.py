@@ -58,7 +58,7 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
     conditions = None
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, load(run_dir).condition_names)
-    with tqdm(desc="benchmark", unit="setting", leave=False) as bar:
+    with tqdm(desc="benchmark", unit="setting", leave=False, disable=None) as bar:
         result = run_benchmark(run_dir, out, device=device, plan=plan, conditions=conditions,
                                progress=bar.update)
     click.echo(format_table(result))

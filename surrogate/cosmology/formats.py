@@ -120,7 +120,8 @@ def write_nbody(path: str | os.PathLike, maps: np.ndarray, parameters: np.ndarra
                 handle.create_dataset(name, data=np.asarray(values, dtype=dtype))
         handle.attrs["format"] = FORMAT_TAG
         handle.attrs["format_version"] = FORMAT_VERSION
-        for key, value in {**attributes, **_parameter_attributes(parameters, names)}.items():
+        attributes = {**attributes, "map_size": int(maps.shape[-1]), **_parameter_attributes(parameters, names)}
+        for key, value in attributes.items():
             if value is not None:
                 handle.attrs[key] = value
 
@@ -237,7 +238,6 @@ def _read_nbody(path: Path, start: int, stop: int | None) -> EventSet:
 def _write_nbody_events(path: Path, events: EventSet) -> None:
     layout = events.layout
     attributes = {key: layout.get(key) for key in _LAYOUT_ATTRIBUTES if key != "seed"}
-    attributes["map_size"] = int(events.events.shape[-1])
     write_nbody(path, events.events, events.conditions, events.condition_names, attributes)
 
 

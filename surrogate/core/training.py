@@ -96,16 +96,38 @@ class _Trainer:
         self.config = config
         if config.batch_size % context.world_size:
             raise SurrogateError(f"batch size {config.batch_size} is not divisible by {context.world_size} processes")
-        self.local_batch = config.batch_size // context.world_size
         self.domain = domain or domain_for_file(config.data)
+        train_events, holdout = self._read_data()
+        self._build_networks(train_events, saved_state)
+        self._build_optimizers()
+        self.step, self.best_score = 0, math.inf
+        if saved_state:
+            self._restore(saved_state)
+        self.validation = None
+        if context.is_main:
+            if len(holdout):
+                self.validation = QuickValidation(self.domain, holdout, seed=config.seed)
+            checkpoint.write_json(to_dict(config), run_dir / checkpoint.CONFIG_FILE)
+            checkpoint.write_json(self.layout, run_dir / checkpoint.LAYOUT_FILE)
+        self.generator_ddp, self.critic_ddp = self.generator, self.critic
+        if context.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.generator_ddp = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
+            self.critic_ddp = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
+
+    def _read_data(self):
+        """The training events and the held-out ones (at most ``validation_events``)."""
+        config = self.config
         events = self.domain.read(Path(config.data), **read_options(config.data_options))
         train_index, holdout_index = split_holdout(len(events), config.holdout_fraction, config.seed)
-        train_events = events.subset(train_index)
-        holdout = events.subset(holdout_index[: config.validation_events])
         self.layout = dict(events.layout)
         self.condition_names = events.condition_names
         self.event_shape = events.event_shape
+        return events.subset(train_index), events.subset(holdout_index[: config.validation_events])
 
+    def _build_networks(self, train_events, saved_state: dict[str, Any] | None) -> None:
+        """The domain's modules on the device, and the training data in network space."""
+        config = self.config
         torch.manual_seed(config.seed)  # network initialisation, identical on every rank
         preprocessor, generator, critic = self.domain.build_model(
             self.layout, config.model, None if saved_state else train_events)
@@ -115,35 +137,21 @@ class _Trainer:
         self.generator = generator.to(self.device)
         self.critic = critic.to(self.device)
         x, c = preprocess(self.preprocessor, train_events, device=self.device)
-        del events, train_events
-        sampler = ShardedBatches(len(x), self.local_batch, seed=config.seed, rank=context.rank,
-                                 world_size=context.world_size)
+        sampler = ShardedBatches(len(x), config.batch_size // self.context.world_size, seed=config.seed,
+                                 rank=self.context.rank, world_size=self.context.world_size)
         self.batches = TensorBatches(x, c, sampler, self.device)
 
+    def _build_optimizers(self) -> None:
+        """Loss, optimisers (the critic's rescaled for lazy regularisation) and the EMA generator."""
+        config, optim = self.config, self.config.optim
         self.loss = make_loss(config.loss)
-        optim = config.optim
-        lazy = self.loss.penalty_interval > 1
-        ratio = self.loss.penalty_interval / (self.loss.penalty_interval + 1) if lazy else 1.0
+        interval = self.loss.penalty_interval
+        ratio = interval / (interval + 1) if interval > 1 else 1.0
         self.optimizer_generator = _optimizer(self.generator.parameters(), optim.optimizer, optim.lr_generator,
                                               optim.betas)
         self.optimizer_critic = _optimizer(self.critic.parameters(), optim.optimizer, optim.lr_critic * ratio,
                                            tuple(beta ** ratio for beta in optim.betas))
         self.ema = EMA(self.generator, config.ema_halflife_kimg * 1000, config.ema_rampup)
-        self.step, self.best_score = 0, math.inf
-        if saved_state:
-            self._restore(saved_state)
-
-        self.validation = None
-        if context.is_main and len(holdout):
-            self.validation = QuickValidation(self.domain, holdout, seed=config.seed)
-        if context.is_main:
-            checkpoint.write_json(to_dict(config), run_dir / checkpoint.CONFIG_FILE)
-            checkpoint.write_json(self.layout, run_dir / checkpoint.LAYOUT_FILE)
-        self.generator_ddp, self.critic_ddp = self.generator, self.critic
-        if context.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.generator_ddp = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
-            self.critic_ddp = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
 
     # -- run directory -------------------------------------------------------------------------
 
@@ -191,29 +199,31 @@ class _Trainer:
         bar = self._progress_bar(start_step)
         rng = torch.Generator(device=self.device)
         sums: dict[str, float] = {}
-        rows_steps, validation, unsaved_validation = 0, None, None
+        counts: dict[str, int] = {}  # per name: lazy penalties come only every few steps
+        validation = None
         try:
             while self.step < config.steps:
                 rng.manual_seed(_step_seed(config.seed, context.rank, self.step))
                 for key, value in self._train_step(rng).items():
                     sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
                 self.step += 1
-                rows_steps += 1
                 bar.update(1)
                 final = self.step == config.steps
                 validate = self._due(config.validate_every) or final
                 if context.is_main and (validate or self.step % config.log_every == 0):
-                    values = {key: total / rows_steps for key, total in sums.items()}
-                    sums, rows_steps = {}, 0
+                    values = {key: total / counts[key] for key, total in sums.items()}
+                    sums, counts = {}, {}
                     if validate and self.validation is not None:
                         validation = self.validation(self.ema.module, self.preprocessor, self.device, config.precision)
-                        unsaved_validation = validation
                         values.update(validation)
+                        if validation["score"] < self.best_score:
+                            self.best_score = validation["score"]
+                            checkpoint.save(self._export(validation), self.run_dir / checkpoint.EXPORT_FILES["best"])
                     logbook.write(self.step, self.step * config.batch_size / 1000, time.perf_counter() - started, values)
                     bar.set_postfix({key: f"{values[key]:.3g}" for key in ("critic", "generator", "score") if key in values})
                 if self._due(config.checkpoint_every) or final:
-                    self._save(unsaved_validation)
-                    unsaved_validation = None
+                    self._save(validation)
         finally:
             bar.close()
             if logbook is not None:
@@ -274,7 +284,7 @@ class _Trainer:
             if not math.isfinite(value):
                 saved = self.run_dir / checkpoint.TRAINING_STATE_FILE
                 where = f"the last good checkpoint is {saved}" if saved.exists() else "no checkpoint was written yet"
-                raise NonFiniteLoss(f"training stopped at step {self.step + 1}: the {name} loss is {value}; {where} "
+                raise NonFiniteLoss(f"training stopped at step {self.step + 1}: {name} is {value}; {where} "
                                     "(try a lower learning rate or --precision fp32)")
         return dict(zip(names, values))
 
@@ -297,13 +307,9 @@ class _Trainer:
                     disable=None if show else True, desc="train")
 
     def _save(self, validation: dict[str, float] | None) -> None:
-        """Training state and export(s), rank 0 only; ``validation``: a quick validation run since the
-        last checkpoint, if any (an improvement of its score also writes the best export)."""
+        """Training state and the latest export (rank 0 only); ``validation``: the latest quick validation."""
         if not self.context.is_main:
             return
-        improved = validation is not None and validation["score"] < self.best_score
-        if improved:
-            self.best_score = validation["score"]
         state = {
             "kind": checkpoint.TRAINING_STATE_KIND, "format_version": checkpoint.FORMAT_VERSION,
             "step": self.step, "samples": self.step * self.config.batch_size, "best_score": self.best_score,
@@ -315,10 +321,7 @@ class _Trainer:
             "global_rng": checkpoint.global_rng_state(),
         }
         checkpoint.save(state, self.run_dir / checkpoint.TRAINING_STATE_FILE)
-        export = self._export(validation)
-        checkpoint.save(export, self.run_dir / checkpoint.EXPORT_FILES["last"])
-        if improved:
-            checkpoint.save(export, self.run_dir / checkpoint.EXPORT_FILES["best"])
+        checkpoint.save(self._export(validation), self.run_dir / checkpoint.EXPORT_FILES["last"])
 
     def _export(self, validation: dict[str, float] | None) -> dict[str, Any]:
         return {

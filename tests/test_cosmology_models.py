@@ -14,8 +14,7 @@ from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
 from surrogate.cosmology.models import MapPreprocessor
 from surrogate.cosmology.networks import MapCritic, MapGenerator
-from surrogate.cosmology.transforms import (inverse_log_transform, inverse_s_transform, log_transform,
-                                            s_transform)
+from surrogate.cosmology.transforms import inverse_log_transform, inverse_s_transform, log_transform, s_transform
 from surrogate.errors import SurrogateError
 
 NAMES = ("omega_m", "sigma8")
@@ -86,13 +85,14 @@ def test_networks_shapes_and_independence_of_samples(size):
     # no layer mixes the samples of a batch (needed by the per-sample gradient penalties)
     assert torch.allclose(critic(maps[:1], c[:1]), scores[:1], atol=1e-5)
     assert torch.allclose(generator(z[1:2], c[1:2]), maps[1:2], atol=1e-5)
-    # periodic maps, periodic networks: a circular shift of the input shifts nothing but the content
     assert not any(isinstance(module, torch.nn.BatchNorm2d) for module in critic.modules())
+    convolutions = [m for net in (generator, critic) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(conv.padding_mode == "circular" for conv in convolutions)  # the maps are periodic
 
 
 def test_build_model_checks_its_options():
     layout = lognormal_maps(2, size=64).layout
-    preprocessor, generator, critic = DOMAIN.build_model(layout, ModelConfig(arch="dcgan-log", latent_dim=8,
+    preprocessor, generator, _ = DOMAIN.build_model(layout, ModelConfig(arch="dcgan-log", latent_dim=8,
                                                                              generator_width=32, critic_width=32,
                                                                              depth=1))
     assert preprocessor.transform == "log" and isinstance(generator.head, torch.nn.Identity)

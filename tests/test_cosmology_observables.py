@@ -7,9 +7,17 @@ import pytest
 import torch
 
 from surrogate.cosmology.maps import slab_maps
-from surrogate.cosmology.observables import (correlation_coefficient, default_k_edges, gaussian_minkowski_expectation,
-                                             minkowski_functionals, nearest_training_correlation, peak_counts,
-                                             peak_mask, pixel_histogram, power_spectrum)
+from surrogate.cosmology.observables import (
+    correlation_coefficient,
+    default_k_edges,
+    gaussian_minkowski_expectation,
+    minkowski_functionals,
+    nearest_training_correlation,
+    peak_counts,
+    peak_mask,
+    pixel_histogram,
+    power_spectrum,
+)
 
 
 def gaussian_maps(n_maps: int, n: int, box: float, spectrum, seed: int) -> np.ndarray:

@@ -46,7 +46,7 @@ def test_power_spectrum_is_normalised_to_sigma8_by_an_independent_integral():
     for sigma8 in (0.6, 0.834):
         power = LinearPower(Cosmology(sigma8=sigma8))
 
-        def integrand(ln_k):
+        def integrand(ln_k, power=power):
             k = math.exp(ln_k)
             x = 8.0 * k
             window = 3.0 * (math.sin(x) - x * math.cos(x)) / x**3

@@ -76,10 +76,10 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         critic = networks.ConvCritic(n_conditions, grid, **critic_sizes)
     elif arch == "layer-streams":
         generator = networks.LayerStreamGenerator(config.latent_dim, n_conditions, groups, **sizes)
-        critic = networks.DenseCritic(n_features, n_conditions, **critic_sizes)
+        critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
     else:
         generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, **sizes)
-        critic = networks.DenseCritic(n_features, n_conditions, **critic_sizes)
+        critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
     return preprocessor, generator, critic
 
 

@@ -145,17 +145,29 @@ class CriticHead(nn.Module):
 
 
 class DenseCritic(nn.Module):
-    """x (N, n_features), c (N, C) -> scores (N,) through an MLP (condition concatenated or projected)."""
+    """x (N, n_features), c (N, C) -> scores (N,) through an MLP (condition concatenated or projected).
 
-    def __init__(self, n_features: int, n_conditions: int, width: int, depth: int, conditioning: str = "concat"):
+    The first ``n_summary`` features (the response and layer fractions) also go through a small
+    side branch joined before the head: in the main MLP they are a handful of inputs among thousands
+    of cells, and the critic would otherwise be slow to notice a wrong energy distribution.
+    """
+
+    def __init__(self, n_features: int, n_conditions: int, width: int, depth: int, conditioning: str = "concat",
+                 n_summary: int = 0):
         super().__init__()
         self.concat = conditioning == "concat"
+        self.n_summary = n_summary
+        extra = n_conditions if self.concat else 0
         widths = _widths(width, depth, False)
-        self.body = ConditionalMLP(n_features + (n_conditions if self.concat else 0), n_conditions, widths, "none")
-        self.head = CriticHead(self.body.n_outputs, n_conditions, conditioning)
+        self.body = ConditionalMLP(n_features + extra, n_conditions, widths, "none")
+        self.summary = ConditionalMLP(n_summary + extra, n_conditions, [width, width], "none") if n_summary else None
+        self.head = CriticHead(self.body.n_outputs + (width if n_summary else 0), n_conditions, conditioning)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h = self.body(torch.cat([x, c], dim=1) if self.concat else x, c)
+        with_c = (lambda h: torch.cat([h, c], dim=1)) if self.concat else (lambda h: h)
+        h = self.body(with_c(x), c)
+        if self.summary is not None:
+            h = torch.cat([h, self.summary(with_c(x[:, :self.n_summary]), c)], dim=1)
         return self.head(h, c)
 
 

@@ -28,7 +28,8 @@ def read_conditions(path: Path, condition_names: tuple[str, ...]):
         if chunks and chunks[0].condition_names != condition_names:
             raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
                                  f"{', '.join(condition_names)}", path)
-        table = np.concatenate([chunk.conditions for chunk in chunks]) if chunks else np.empty((0, len(condition_names)))
+        table = (np.concatenate([chunk.conditions for chunk in chunks]) if chunks
+                 else np.empty((0, len(condition_names))))
     table = np.asarray(table, dtype=np.float64)
     if table.ndim == 1:
         table = table[:, None]

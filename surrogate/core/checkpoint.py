@@ -43,7 +43,8 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
-        raise SurrogateError(f"not a readable checkpoint ({type(error).__name__}: {error})".splitlines()[0], path) from None
+        first_line = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise SurrogateError(f"not a readable checkpoint ({first_line})", path) from None
     if not isinstance(obj, dict) or obj.get("kind") != kind:
         raise SurrogateError(f"not a {kind} file", path)
     if obj.get("format_version", 0) > FORMAT_VERSION:

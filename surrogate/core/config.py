@@ -166,7 +166,8 @@ def read_config_file(path: str | os.PathLike) -> TrainConfig:
             toml = __import__("tomllib" if sys.version_info >= (3, 11) else "tomli")
             values = toml.loads(text.decode())
     except (ValueError, UnicodeDecodeError) as error:
-        raise SurrogateError(f"not a valid {'JSON' if path.suffix == '.json' else 'TOML'} config: {error}", path) from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise SurrogateError(f"not a valid {kind} config: {error}", path) from None
     return from_dict(TrainConfig, values, path)
 
 

@@ -73,8 +73,8 @@ class Surrogate:
         if array.ndim == 1 and len(self.condition_names) == 1:
             array = array[:, None]
         if array.ndim != 2 or array.shape[1] != len(self.condition_names):
-            raise SurrogateError(f"conditions of shape {array.shape}; this model expects (N, {len(self.condition_names)}) "
-                                 f"columns {', '.join(self.condition_names)}")
+            raise SurrogateError(f"conditions of shape {array.shape}; this model expects "
+                                 f"(N, {len(self.condition_names)}) columns {', '.join(self.condition_names)}")
         if not np.isfinite(array).all():
             raise SurrogateError("conditions contain NaN or inf")
         return array
@@ -160,7 +160,8 @@ def load(run_dir: str | os.PathLike, *, which: str = "best", device: str | torch
         preprocessor.load_state_dict(export["preprocessor"])
         generator.load_state_dict(export["generator"])
     except RuntimeError as error:
-        raise SurrogateError(f"weights do not fit the {domain.name} model: {str(error).splitlines()[0]}", path) from None
+        first_line = str(error).splitlines()[0]
+        raise SurrogateError(f"weights do not fit the {domain.name} model: {first_line}", path) from None
     metadata = {key: export[key] for key in ("step", "samples", "validation", "library_version")}
     model = Surrogate(domain, export["layout"], config, tuple(export["condition_names"]),
                       tuple(export["event_shape"]), preprocessor, generator, metadata)

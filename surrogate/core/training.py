@@ -177,7 +177,8 @@ class _Trainer:
                                          **{key: getattr(saved, key) for key in RESUMABLE_CHANGES})
         differing = _first_difference(to_dict(comparable), to_dict(saved))
         if differing:
-            raise SurrogateError(f"cannot change {differing} when resuming (see {checkpoint.CONFIG_FILE})", self.run_dir)
+            raise SurrogateError(f"cannot change {differing} when resuming (see {checkpoint.CONFIG_FILE})",
+                                 self.run_dir)
         return dataclasses.replace(saved, **{key: getattr(requested, key) for key in RESUMABLE_CHANGES})
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -220,8 +221,10 @@ class _Trainer:
                         if validation["score"] < self.best_score:
                             self.best_score = validation["score"]
                             checkpoint.save(self._export(validation), self.run_dir / checkpoint.EXPORT_FILES["best"])
-                    logbook.write(self.step, self.step * config.batch_size / 1000, time.perf_counter() - started, values)
-                    bar.set_postfix({key: f"{values[key]:.3g}" for key in ("critic", "generator", "score") if key in values})
+                    kimg = self.step * config.batch_size / 1000
+                    logbook.write(self.step, kimg, time.perf_counter() - started, values)
+                    bar.set_postfix({key: f"{values[key]:.3g}" for key in ("critic", "generator", "score")
+                                     if key in values})
                 if self._due(config.checkpoint_every) or final:
                     self._save(validation)
         finally:

@@ -4,8 +4,9 @@ Imports nothing heavy: h5py and torch load when a file is touched or a command r
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from surrogate.core.domain import Domain, EventSet
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -147,7 +148,7 @@ class NbodyRunWriter:
         self._context = None
         self._handle = None
 
-    def __enter__(self) -> "NbodyRunWriter":
+    def __enter__(self) -> NbodyRunWriter:
         import h5py
 
         self._context = atomic_path(self.path)

@@ -13,8 +13,14 @@ import torch
 
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
-from surrogate.cosmology.transforms import (DEFAULT_A, DEFAULT_LOG_EPSILON, inverse_log_transform,
-                                            inverse_s_transform, log_transform, s_transform)
+from surrogate.cosmology.transforms import (
+    DEFAULT_A,
+    DEFAULT_LOG_EPSILON,
+    inverse_log_transform,
+    inverse_s_transform,
+    log_transform,
+    s_transform,
+)
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}

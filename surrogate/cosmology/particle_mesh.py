@@ -16,9 +16,10 @@ growth of long waves within 1% (checked in the tests).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -115,9 +116,11 @@ class ParticleMesh:
         delta_k = torch.fft.rfftn(self.density_contrast(positions_mpc_h))
         delta_k *= self._potential_kernel
         shape = (self.n_mesh,) * 3
-        forces = torch.stack([torch.fft.irfftn(delta_k * (1j * k_axis), s=shape) for k_axis in self._gradient_k])
-        del delta_k
-        return readout_cic(forces, self.to_cells(positions_mpc_h)).T.contiguous()
+        cells = self.to_cells(positions_mpc_h)
+        result = torch.empty_like(positions_mpc_h)
+        for axis, k_axis in enumerate(self._gradient_k):  # one force mesh at a time keeps the peak memory low
+            result[:, axis] = readout_cic(torch.fft.irfftn(delta_k * (1j * k_axis), s=shape), cells)
+        return result
 
 
 def kick_factor(growth: GrowthHistory, a_from: float, a_to: float, a_force: float) -> float:
@@ -157,7 +160,7 @@ def evolve(
     edges = np.linspace(state.a, a_stop, steps + 1)
     positions, momenta = state.positions_mpc_h.clone(), state.momenta.clone()
     force = mesh.accelerations(positions)
-    for step, (a_from, a_to) in enumerate(zip(edges[:-1], edges[1:]), start=1):
+    for step, (a_from, a_to) in enumerate(itertools.pairwise(edges), start=1):
         a_half = 0.5 * (a_from + a_to)
         momenta += force * kick_factor(growth, a_from, a_half, a_from)
         positions = _wrap(positions + momenta * drift_factor(growth, a_from, a_to, a_half), mesh.box_mpc_h)

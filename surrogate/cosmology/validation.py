@@ -7,6 +7,7 @@ delta = x - 1, with the map area (box_mpc_h)^2 of the layout (see :mod:`surrogat
 """
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import numpy as np
 
 from surrogate.core.domain import EventSet, ObservedSample, PooledHistogram, Profile
 from surrogate.cosmology import observables as stats
-from surrogate.cosmology.formats import CONTRAST
+from surrogate.cosmology.formats import CAMELS_PARAMETERS, CONTRAST
+from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 
 #: log10(x) bin edges of the pixel histogram and of the peak-height counts.
 LOG_X_EDGES = np.linspace(-2.0, 3.0, 51)
@@ -93,13 +95,22 @@ def map_profiles(events: EventSet) -> dict[str, Profile]:
     }
 
 
+def default_parameter_names(n_columns: int) -> tuple[str, ...]:
+    """Names for unnamed parameter columns: the simulator's pair, the CAMELS six, or param_i."""
+    if n_columns == len(VARIED_PARAMETERS):
+        return VARIED_PARAMETERS
+    if n_columns == len(CAMELS_PARAMETERS):
+        return CAMELS_PARAMETERS
+    return tuple(f"param_{index}" for index in range(n_columns))
+
+
 def parameter_bins(reference: np.ndarray, candidate: np.ndarray,
                    names: tuple[str, ...] | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """One bin per parameter point when there are at most MAX_POINT_BINS of them; otherwise
     RANGE_BINS equal-width bins of each varied parameter over the reference's range."""
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
-    names = names or tuple(f"param_{index}" for index in range(reference.shape[1]))
+    names = names or default_parameter_names(reference.shape[1])
     points = np.unique(reference, axis=0)
     if len(points) <= 1:
         return []
@@ -113,7 +124,7 @@ def parameter_bins(reference: np.ndarray, candidate: np.ndarray,
         if low == high:
             continue
         edges = np.linspace(low, high, RANGE_BINS + 1)
-        for index, (left, right) in enumerate(zip(edges[:-1], edges[1:])):
+        for index, (left, right) in enumerate(itertools.pairwise(edges)):
             last = index == RANGE_BINS - 1
 
             def inside(values, left=left, right=right, last=last):
@@ -135,7 +146,8 @@ def power_ratio(reference: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarra
 
 
 def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_dir: Path) -> Path | None:
-    """P_cand(k) / P_ref(k) with its error band, for all maps and per parameter bin."""
+    """P_cand(k) / P_ref(k) with its error band, for all maps and per parameter bin (log axis when a
+    ratio leaves [0.5, 2], as for an untrained model)."""
     from matplotlib.figure import Figure
 
     from surrogate.core.report import save_png
@@ -145,16 +157,24 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     ref_profile, cand_profile = reference.profiles["power_spectrum"], candidate.profiles["power_spectrum"]
     groups = [("all maps", np.ones(len(reference), bool), np.ones(len(candidate), bool))]
     groups += parameter_bins(reference.conditions, candidate.conditions, reference.condition_names)
+    curves = []
+    for label, ref_mask, cand_mask in groups:
+        if ref_mask.sum() >= 2 and cand_mask.sum() >= 2:
+            ratio, error = power_ratio(ref_profile.values[ref_mask], cand_profile.values[cand_mask])
+            curves.append((f"{label} ({int(cand_mask.sum())} maps)", ratio, error))
+    if not curves:
+        return None
     figure = Figure(figsize=(7.5, 4.5))
     axes = figure.subplots()
-    for label, ref_mask, cand_mask in groups:
-        if ref_mask.sum() < 2 or cand_mask.sum() < 2:
-            continue
-        ratio, error = power_ratio(ref_profile.values[ref_mask], cand_profile.values[cand_mask])
-        line, = axes.plot(ref_profile.x, ratio, lw=1.2, label=f"{label} ({int(cand_mask.sum())} maps)")
+    for label, ratio, error in curves:
+        line, = axes.plot(ref_profile.x, ratio, lw=1.2, label=label)
         axes.fill_between(ref_profile.x, ratio - error, ratio + error, color=line.get_color(), alpha=0.2, lw=0)
     axes.axhline(1.0, color="black", lw=0.8)
     axes.set_xscale("log")
+    values = np.concatenate([ratio for _, ratio, _ in curves])
+    values = values[np.isfinite(values)]
+    if len(values) and values.min() > 0 and (values.min() < 0.5 or values.max() > 2.0):
+        axes.set_yscale("log")
     axes.set_xlabel("k [h/Mpc]")
     axes.set_ylabel("P_candidate(k) / P_reference(k)")
     axes.legend(fontsize=8, frameon=False)

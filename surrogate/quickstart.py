@@ -24,10 +24,10 @@ class QuickstartPlan:
     geometry: str = "ds2"
     particle: str = "e-"
     energy_range_gev: tuple[float, float] = (1.0, 20.0)
-    train_events: int = 1200
-    reference_events: int = 400
+    train_events: int = 1500
+    reference_events: int = 500
     steps: int = 600
-    batch_size: int = 128
+    batch_size: int = 64
     seed: int = 1
     simulator_events: int = 3
     batch_sizes: tuple[int, ...] = (1, 100, 1000)
@@ -60,9 +60,9 @@ def train_config(plan: QuickstartPlan, data: Path):
     from surrogate.core.config import ModelConfig, TrainConfig
 
     return TrainConfig(data=str(data), steps=plan.steps, batch_size=plan.batch_size, seed=plan.seed, device="cpu",
-                       validate_every=plan.steps // 3, checkpoint_every=plan.steps // 3, log_every=25,
+                       validate_every=plan.steps // 4, checkpoint_every=plan.steps // 4, log_every=25,
                        ema_halflife_kimg=2.0,
-                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=256, critic_width=256, depth=2))
+                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2))
 
 
 def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, workers: int = 2,
@@ -81,6 +81,7 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
         started = time.perf_counter()
         result = action()
         timings[name] = time.perf_counter() - started
+        say(f"      {timings[name]:.0f} s")
         return result
 
     training_file, reference_file = out_dir / "showers.h5", out_dir / "reference.h5"

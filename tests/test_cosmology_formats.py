@@ -98,14 +98,25 @@ def test_camels_stack_reads_with_its_parameter_table(tmp_path):
     back = DOMAIN.read(out)
     assert np.array_equal(back.events, events.events) and np.allclose(back.conditions, events.conditions)
     assert back.condition_names == events.condition_names
+    assert (back.layout["quantity"], back.layout["redshift"], back.layout["box_mpc_h"]) == ("Mtot", 0.0, 25.0)
+    # a stack without a CMD name is a generic non-negative field unless its table says otherwise
+    np.save(tmp_path / "mine.npy", maps[:4])
+    np.savetxt(tmp_path / "mine.params.txt", table[:2, :2], header="quantity=density_contrast box_mpc_h=50\nom s8")
+    mine = DOMAIN.read(tmp_path / "mine.npy")
+    assert mine.condition_names == ("om", "s8") and mine.layout["quantity"] == "density_contrast"
+    assert mine.layout["box_mpc_h"] == 50.0 and mine.layout["maps_per_run"] == 2
 
 
 def test_anything_else_is_a_clear_error(tmp_path):
     lonely = tmp_path / "maps.npy"
     np.save(lonely, np.zeros((3, 4, 4)))
-    assert not DOMAIN.detect(lonely)
-    with pytest.raises(SurrogateError, match="not a map file"):
+    assert DOMAIN.detect(lonely)  # a map stack, but without its table it cannot be read
+    with pytest.raises(SurrogateError, match="no parameter table found; looked for maps.params.txt"):
         DOMAIN.read(lonely)
+    np.save(tmp_path / "table.npy", np.zeros((3, 4)))
+    assert not DOMAIN.detect(tmp_path / "table.npy")
+    with pytest.raises(SurrogateError, match="not a map file"):
+        DOMAIN.read(tmp_path / "table.npy")
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as handle:
         handle["something"] = np.zeros(3)
@@ -179,3 +190,14 @@ def test_merge_refuses_files_with_different_settings(tmp_path):
     DOMAIN.write(tmp_path / "three.h5", events)
     DOMAIN.merge([one, tmp_path / "three.h5"], tmp_path / "out.h5")
     assert len(DOMAIN.read(tmp_path / "out.h5")) == 4
+
+
+def test_reference_simulator_for_the_benchmark_makes_maps_of_the_layout(tmp_path):
+    path = simulate(tmp_path, "ref.h5", "--seed", "1")
+    layout = DOMAIN.read(path).layout
+    reference = DOMAIN.reference_simulator(layout)
+    _, point = reference.points[0]
+    maps = reference.simulate(np.repeat(point[None, :], 4, axis=0), np.random.default_rng(0))
+    assert maps.shape == (4, 16, 16) and np.all(maps >= -1.0)  # two boxes of 3 maps, cut to 4
+    assert "16^3 particles" in reference.name
+    assert DOMAIN.reference_simulator({**layout, "format": formats.CAMELS}) is None

@@ -10,7 +10,7 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("quickstart"),
               show_default=True, help="Directory for the data, the run, the report and the benchmark.")
 @click.option("--events", type=click.IntRange(min=100), default=None,
-              help="Training showers to simulate (default 1200, 1-20 GeV electrons in the ds2 geometry).")
+              help="Training showers to simulate (default 1500, 1-20 GeV electrons in the ds2 geometry).")
 @click.option("--steps", type=click.IntRange(min=10), default=None, help="Generator steps to train (default 600).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes for the shower simulation.")

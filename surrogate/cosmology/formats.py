@@ -39,6 +39,8 @@ CAMELS = "camels-npy"
 FORMAT_TAG = "surrogate-nbody"
 FORMAT_VERSION = 1
 CONTRAST = "density_contrast"
+#: Quantity of a .npy stack whose name and table say nothing: a non-negative field of any unit.
+GENERIC_QUANTITY = "map"
 #: Parameter names of CAMELS tables with 6 columns (CMD documentation order).
 CAMELS_PARAMETERS = ("omega_m", "sigma8", "a_sn1", "a_agn1", "a_sn2", "a_agn2")
 CAMELS_BOX_MPC_H = 25.0
@@ -59,7 +61,7 @@ def detect_format(path: str | os.PathLike) -> str | None:
     """``nbody-hdf5``, ``gadget-hdf5`` or ``camels-npy`` when ``path`` is in that layout, else None."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        return CAMELS if _is_npy(path) and find_parameter_table(path) is not None else None
+        return CAMELS if _npy_is_map_stack(path) else None
     if not _is_hdf5(path):
         return None
     import h5py
@@ -76,9 +78,20 @@ def detect_format(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _is_npy(path: Path) -> bool:
+def _npy_is_map_stack(path: Path) -> bool:
+    """True for a .npy file holding a stack of square maps (M, P, P), judged from its header alone."""
     with open(path, "rb") as handle:
-        return handle.read(6) == b"\x93NUMPY"
+        if handle.read(6) != b"\x93NUMPY":
+            return False
+        handle.seek(0)
+        try:
+            version = np.lib.format.read_magic(handle)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape = header(handle)[0]
+        except ValueError:
+            return False
+    return len(shape) == 3 and shape[1] == shape[2]
 
 
 def _require(path: Path) -> str:
@@ -364,19 +377,31 @@ def find_parameter_table(path: Path, explicit: str | os.PathLike | None = None) 
     return next((candidate for candidate in parameter_table_candidates(path) if candidate.is_file()), None)
 
 
-def read_parameter_table(path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Rows of a whitespace table; names from a leading ``# name name ...`` line or the CMD defaults."""
+def read_parameter_table(path: Path) -> tuple[np.ndarray, tuple[str, ...], dict[str, str]]:
+    """Rows of a whitespace table, their names and the stack's metadata.
+
+    Leading ``#`` lines may hold ``key=value`` metadata (``quantity``, ``box_mpc_h``, ``redshift``) and
+    the column names (``# omega_m sigma8 ...``); without names, six columns get the CMD names.
+    """
+    names: tuple[str, ...] = ()
+    metadata: dict[str, str] = {}
     with open(path) as handle:
-        first = handle.readline()
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            tokens = line[1:].split()
+            if tokens and all("=" in token for token in tokens):
+                metadata.update(token.split("=", 1) for token in tokens)
+            elif tokens:
+                names = tuple(tokens)
     try:
         table = np.atleast_2d(np.loadtxt(path, dtype=np.float64, comments="#"))
     except ValueError as error:
         raise SurrogateError(f"unreadable parameter table: {error}", path) from None
-    names = tuple(first[1:].split()) if first.startswith("#") else ()
     if len(names) != table.shape[1]:
         names = CAMELS_PARAMETERS if table.shape[1] == len(CAMELS_PARAMETERS) else tuple(
             ("omega_m", "sigma8", *[f"param_{index}" for index in range(2, table.shape[1])])[:table.shape[1]])
-    return table, names
+    return table, names, metadata
 
 
 def _camels_stack(path: Path, parameter_table=None):
@@ -390,33 +415,38 @@ def _camels_stack(path: Path, parameter_table=None):
         raise SurrogateError(f"unreadable .npy file: {error}", path) from None
     if maps.ndim != 3 or maps.shape[1] != maps.shape[2]:
         raise SurrogateError(f"expected a stack of square maps (M, P, P), got shape {maps.shape}", path)
-    table, names = read_parameter_table(table_path)
+    table, names, metadata = read_parameter_table(table_path)
     if len(table) == 0 or len(maps) % len(table):
         raise SurrogateError(f"{len(maps)} maps do not divide evenly among {len(table)} parameter rows",
                              table_path)
-    return maps, table, names, len(maps) // len(table)
+    return maps, table, names, len(maps) // len(table), metadata
 
 
 def _read_camels(path: Path, start: int, stop: int | None, parameter_table=None,
                  map_box: float | None = None) -> EventSet:
-    maps, table, names, per_row = _camels_stack(path, parameter_table)
+    maps, table, names, per_row, metadata = _camels_stack(path, parameter_table)
     stop = len(maps) if stop is None else min(stop, len(maps))
     events = np.asarray(maps[start:stop], dtype=np.float32)
     conditions = table[np.arange(start, max(start, stop)) // per_row]
     match = _CAMELS_NAME.fullmatch(path.stem)
-    quantity = match["field"] if match else CONTRAST
-    redshift = float(match["z"]) if match and match["z"] else None
-    layout = {"domain": "cosmology", "format": CAMELS,
-              "box_mpc_h": float(map_box) if map_box else CAMELS_BOX_MPC_H,
-              "map_size": int(maps.shape[-1]), "maps_per_run": per_row, "quantity": quantity,
-              "redshift": redshift, "condition_names": list(names)}
+    quantity = metadata.get("quantity") or (match["field"] if match else GENERIC_QUANTITY)
+    redshift = metadata.get("redshift") or (match["z"] if match and match["z"] else None)
+    box = map_box or metadata.get("box_mpc_h") or CAMELS_BOX_MPC_H
+    layout = {"domain": "cosmology", "format": CAMELS, "box_mpc_h": float(box), "map_size": int(maps.shape[-1]),
+              "maps_per_run": per_row, "quantity": quantity,
+              "redshift": float(redshift) if redshift not in (None, "None") else None,
+              "condition_names": list(names)}
     return EventSet(conditions, events, names, layout)
 
 
 def _write_camels(path: Path, events: EventSet) -> None:
-    table_path = Path(path).with_suffix(".params.txt")
-    with atomic_path(table_path) as temporary:
-        np.savetxt(temporary, events.conditions, header=" ".join(events.condition_names), comments="# ")
+    """The maps as .npy and ``NAME.params.txt`` with one row per map, its names and the layout's metadata."""
+    layout = events.layout
+    metadata = " ".join(f"{key}={layout[key]}" for key in ("quantity", "box_mpc_h", "redshift")
+                        if layout.get(key) is not None)
+    header = "\n".join(line for line in (metadata, " ".join(events.condition_names)) if line)
+    with atomic_path(Path(path).with_suffix(".params.txt")) as temporary:
+        np.savetxt(temporary, events.conditions, header=header, comments="# ")
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         np.save(handle, np.asarray(events.events, dtype=np.float32))
 
@@ -478,21 +508,36 @@ def write(path: str | os.PathLike, events: EventSet) -> None:
         _write_nbody_events(Path(path), events)
 
 
-def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
-    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics."""
+def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any) -> dict[str, Any]:
+    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics (read in chunks)."""
     path = Path(path)
-    events = read(path, **options)
-    layout = events.layout
-    summary: dict[str, Any] = {"file": str(path), "layout": layout["format"], "maps": len(events),
-                               "map_shape": list(events.event_shape), "box_mpc_h": layout.get("box_mpc_h"),
+    count_maps, total, total_sq, finite = 0, 0.0, 0.0, True
+    low = high = None
+    first = None
+    for chunk in iter_read(path, chunk_events=chunk_events, **options):
+        first = first or chunk
+        pixels = chunk.events.astype(np.float64)
+        count_maps += len(chunk)
+        total, total_sq = total + pixels.sum(), total_sq + (pixels * pixels).sum()
+        finite = finite and bool(np.isfinite(pixels).all())
+        if len(chunk):
+            chunk_low, chunk_high = np.nanmin(chunk.conditions, axis=0), np.nanmax(chunk.conditions, axis=0)
+            low = chunk_low if low is None else np.fmin(low, chunk_low)
+            high = chunk_high if high is None else np.fmax(high, chunk_high)
+    if first is None:
+        first = read(path, stop=0, **options)
+    layout = first.layout
+    summary: dict[str, Any] = {"file": str(path), "layout": layout["format"], "maps": count_maps,
+                               "map_shape": list(first.event_shape), "box_mpc_h": layout.get("box_mpc_h"),
                                "redshift": layout.get("redshift"), "quantity": layout.get("quantity")}
-    for column, name in enumerate(events.condition_names):
-        values = events.conditions[:, column]
-        summary[name] = [float(np.nanmin(values)), float(np.nanmax(values))] if len(values) else []
-    if len(events):
-        summary["pixel_mean"] = float(events.events.mean(dtype=np.float64))
-        summary["pixel_std"] = float(events.events.std(dtype=np.float64))
-        summary["finite"] = bool(np.isfinite(events.events).all())
+    for column, name in enumerate(first.condition_names):
+        summary[name] = [float(low[column]), float(high[column])] if low is not None else []
+    if count_maps:
+        pixels_seen = count_maps * int(np.prod(first.event_shape))
+        mean = total / pixels_seen
+        summary["pixel_mean"] = mean
+        summary["pixel_std"] = float(np.sqrt(max(total_sq / pixels_seen - mean * mean, 0.0)))
+        summary["finite"] = finite
     if layout["format"] == NBODY:
         import h5py
 
@@ -501,8 +546,8 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
                 summary["density_cubes"] = list(handle["density"].shape)
             for key in ("grid", "steps", "seed", "mesh_factor", "z_init", "transfer"):
                 if key in handle.attrs:
-                    summary[key] = handle.attrs[key].item() if isinstance(handle.attrs[key], np.generic) \
-                        else handle.attrs[key]
+                    value = handle.attrs[key]
+                    summary[key] = value.item() if isinstance(value, np.generic) else value
     return summary
 
 

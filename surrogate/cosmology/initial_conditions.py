@@ -5,9 +5,10 @@ numpy's (unnormalised forward), so a field with power P(k) has <|delta_k|^2> = P
 The random phases come only from ``seed`` and ``grid`` (white noise drawn in real space by numpy),
 so the same seed gives the same universe for any cosmology and output redshift.
 
-Particles start on the lattice q = (i, j, k) L/N (optionally shifted, see :func:`lpt_particles`) and move to x = q + D1 s1(q) + D2 s2(q), with
-s1 = -grad phi1, lap phi1 = delta_L (the z=0 linear field) and s2 = grad phi2,
-lap phi2 = sum_{i<j} (phi1_ii phi1_jj - phi1_ij^2); D2 ~ -3/7 D1^2 comes from the growth ODE.
+Particles start on the lattice q = (i, j, k) L/N (optionally shifted, see :func:`lpt_particles`) and
+move to x = q + D1 s1(q) + D2 s2(q), with s1 = -grad phi1, lap phi1 = delta_L (the z=0 linear field)
+and s2 = grad phi2, lap phi2 = sum_{i<j} (phi1_ii phi1_jj - phi1_ij^2); D2 ~ -3/7 D1^2 comes from the
+growth ODE.
 """
 from __future__ import annotations
 

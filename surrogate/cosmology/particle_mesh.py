@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from surrogate.cosmology.initial_conditions import ParticleState, wavenumbers
 from surrogate.cosmology.power_spectrum import GrowthHistory
 
 _LOG = logging.getLogger(__name__)
+
 
 def paint_cic(positions_cells, n: int, weights=None):
     """Cloud-in-cell mass assignment of unit (or ``weights``) masses onto an n^3 periodic mesh.
@@ -110,7 +110,7 @@ class ParticleMesh:
         return counts * (self.n_mesh**3 / len(positions_mpc_h)) - 1.0
 
     def accelerations(self, positions_mpc_h):
-        """(P, 3) float32: -grad phi at the particles, lap phi = delta, in Mpc/h units."""
+        """(P, 3) float32: -grad phi at the particles, lap phi = delta (window-compensated), Mpc/h units."""
         import torch
 
         delta_k = torch.fft.rfftn(self.density_contrast(positions_mpc_h))
@@ -147,7 +147,6 @@ def evolve(
     mesh: ParticleMesh,
     a_stop: float,
     steps: int,
-    on_step: Callable[[int, float], None] | None = None,
 ) -> ParticleState:
     """Kick-drift-kick from ``state.a`` to ``a_stop`` in ``steps`` steps uniform in a.
 
@@ -167,7 +166,5 @@ def evolve(
         force = mesh.accelerations(positions)
         momenta += force * kick_factor(growth, a_half, a_to, a_to)
         _LOG.debug("step %d/%d: a = %.4f (z = %.3f)", step, steps, a_to, 1.0 / a_to - 1.0)
-        if on_step is not None:
-            on_step(step, float(a_to))
     return ParticleState(positions, momenta, float(a_stop))
 

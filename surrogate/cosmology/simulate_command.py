@@ -122,12 +122,12 @@ def _simulate_runs(out: Path, settings, rows, seeds, fixed: dict[str, float], de
                   "map_size": settings.pixels, "maps_per_run": settings.n_maps,
                   "slab_thickness_mpc_h": settings.box_mpc_h / slabs_per_axis(settings.n_maps),
                   "quantity": CONTRAST, "t_cmb_k": Cosmology.t_cmb_k, **fixed}
+    cosmologies = [Cosmology(**dict(zip(VARIED_PARAMETERS, row)), **fixed) for row in rows]  # checks them all first
     seconds, peak = [], 0
     with NbodyRunWriter(out, runs=len(rows), maps_per_run=settings.n_maps, map_size=settings.pixels,
                         grid=settings.grid, names=VARIED_PARAMETERS, attributes=attributes,
                         keep_density=settings.keep_density) as writer:
-        for index, (row, phase_seed) in enumerate(zip(rows, seeds)):
-            cosmology = Cosmology(**dict(zip(VARIED_PARAMETERS, row)), **fixed)
+        for index, (row, cosmology, phase_seed) in enumerate(zip(rows, cosmologies, seeds)):
             products = run_nbody(cosmology, settings, phase_seed, device)
             writer.add_run(index, products.maps, np.asarray(row), phase_seed, products.density)
             seconds.append(products.seconds)

@@ -91,7 +91,8 @@ def map_profiles(events: EventSet) -> dict[str, Profile]:
                                "peak height log10(rho/rho_mean)", "peaks per map"),
         "minkowski_v0": Profile(MINKOWSKI_THRESHOLDS, v0, threshold_label, "V0: area fraction"),
         "minkowski_v1": Profile(MINKOWSKI_THRESHOLDS, v1, threshold_label, "V1: boundary length / 4 area [h/Mpc]"),
-        "minkowski_v2": Profile(MINKOWSKI_THRESHOLDS, v2, threshold_label, "V2: Euler characteristic / area [(h/Mpc)^2]"),
+        "minkowski_v2": Profile(MINKOWSKI_THRESHOLDS, v2, threshold_label,
+                                "V2: Euler characteristic / area [(h/Mpc)^2]"),
     }
 
 

@@ -96,7 +96,7 @@ def test_build_model_checks_its_options():
                                                                              generator_width=32, critic_width=32,
                                                                              depth=1))
     assert preprocessor.transform == "log" and isinstance(generator.head, torch.nn.Identity)
-    for bad in (ModelConfig(arch="dense"), ModelConfig(depth=5), ModelConfig(critic_conditioning="film")):
+    for bad in (ModelConfig(arch="dense"), ModelConfig(depth=5)):
         with pytest.raises(SurrogateError):
             DOMAIN.build_model(layout, bad)
     with pytest.raises(SurrogateError, match="64, 128 or 256"):

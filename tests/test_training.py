@@ -152,3 +152,11 @@ def test_calogan_layout_trains_with_layer_streams_and_generates_its_layout(tmp_p
     back = DOMAIN.read(out)
     assert back.layout["format"] == "calogan" and back.events.shape == (5, 507)
     np.testing.assert_allclose(back.conditions[:, 0], 20_000.0)
+
+
+def test_unknown_conditioning_is_refused_before_training():
+    from surrogate.core.config import resolve
+
+    for model in (ModelConfig(critic_conditioning="film"), ModelConfig(generator_conditioning="projection")):
+        with pytest.raises(SurrogateError, match="conditioning"):
+            resolve(TrainConfig(model=model))

@@ -13,8 +13,6 @@ from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = ("dense", "conv", "layer-streams")
-GENERATOR_CONDITIONING = ("concat", "film")
-CRITIC_CONDITIONING = ("concat", "projection")
 #: The energy groups of the quick summaries: at most this many bands of consecutive layers.
 SUMMARY_BANDS = 5
 
@@ -52,12 +50,6 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     from surrogate.calorimeter import networks
     from surrogate.calorimeter.preprocessing import ShowerPreprocessor, value_groups
 
-    if config.generator_conditioning not in GENERATOR_CONDITIONING:
-        raise SurrogateError(f"unknown generator conditioning {config.generator_conditioning!r}; "
-                             f"choose {' or '.join(GENERATOR_CONDITIONING)}")
-    if config.critic_conditioning not in CRITIC_CONDITIONING:
-        raise SurrogateError(f"unknown critic conditioning {config.critic_conditioning!r}; "
-                             f"choose {' or '.join(CRITIC_CONDITIONING)}")
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
     preprocessor = ShowerPreprocessor(groups, log_conditions=[True])

@@ -20,6 +20,8 @@ from surrogate.errors import SurrogateError
 
 LOSSES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
 PRECISIONS = ("fp32", "bf16")
+GENERATOR_CONDITIONING = ("concat", "film")
+CRITIC_CONDITIONING = ("concat", "projection")
 
 #: Optimiser settings that suit each loss (papers' defaults; WGAN-GP: Gulrajani et al. 2017).
 LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -177,6 +179,12 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise SurrogateError(f"unknown loss {config.loss.name!r}; choose one of {', '.join(LOSSES)}")
     if config.precision not in PRECISIONS:
         raise SurrogateError(f"unknown precision {config.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if config.model.generator_conditioning not in GENERATOR_CONDITIONING:
+        raise SurrogateError(f"unknown generator conditioning {config.model.generator_conditioning!r}; "
+                             f"choose {' or '.join(GENERATOR_CONDITIONING)}")
+    if config.model.critic_conditioning not in CRITIC_CONDITIONING:
+        raise SurrogateError(f"unknown critic conditioning {config.model.critic_conditioning!r}; "
+                             f"choose {' or '.join(CRITIC_CONDITIONING)}")
     _check_positive(config)
     defaults = LOSS_DEFAULTS[config.loss.name]
     optim = config.optim

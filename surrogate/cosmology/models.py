@@ -24,8 +24,6 @@ from surrogate.cosmology.transforms import (
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}
-GENERATOR_CONDITIONING = ("concat", "film")
-CRITIC_CONDITIONING = ("concat", "projection")
 
 
 class MapPreprocessor(torch.nn.Module):
@@ -92,12 +90,6 @@ class MapPreprocessor(torch.nn.Module):
 def _check(config) -> str:
     if config.arch not in ARCHITECTURES:
         raise SurrogateError(f"unknown architecture {config.arch!r} for maps; choose {', '.join(ARCHITECTURES)}")
-    if config.generator_conditioning not in GENERATOR_CONDITIONING:
-        raise SurrogateError(f"unknown generator conditioning {config.generator_conditioning!r}; "
-                             f"choose {' or '.join(GENERATOR_CONDITIONING)}")
-    if config.critic_conditioning not in CRITIC_CONDITIONING:
-        raise SurrogateError(f"unknown critic conditioning {config.critic_conditioning!r}; "
-                             f"choose {' or '.join(CRITIC_CONDITIONING)}")
     if not 1 <= config.depth <= 3:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     return ARCHITECTURES[config.arch]

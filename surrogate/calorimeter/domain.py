@@ -5,13 +5,17 @@ when ``surrogate simulate calorimeter`` runs.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
 from surrogate.calorimeter.formats import showers
 from surrogate.calorimeter.formats.layout import geometry_of
+from surrogate.calorimeter.formats.source import ShowerWriter
 from surrogate.calorimeter.geometry import Geometry
-from surrogate.core.domain import Domain, EventSet
+from surrogate.core.domain import Domain, EventSet, EventWriter
+from surrogate.errors import SurrogateError
 
 
 class CalorimeterDomain(Domain):
@@ -41,6 +45,12 @@ class CalorimeterDomain(Domain):
 
     def merge(self, inputs: list[Path], output: Path, **options: Any) -> None:
         showers.merge(inputs, output, **options)
+
+    @contextlib.contextmanager
+    def open_writer(self, path: Path, layout: dict[str, Any]) -> Iterator[EventWriter]:
+        """Streams blocks straight into the file (bounded memory); a ``.root`` path gets a ROOT file."""
+        with showers.open_writer(path, showers.layout_for_path(layout, path)) as writer:
+            yield _ShowerAppender(Path(path), writer)
 
     def reader_options(self) -> list:
         from surrogate.calorimeter.cli_options import shower_reader_options
@@ -100,6 +110,19 @@ class CalorimeterDomain(Domain):
     def geometry_of(layout: dict[str, Any]) -> Geometry:
         """The geometry (cells, layers) of an EventSet's layout."""
         return geometry_of(layout)
+
+
+class _ShowerAppender(EventWriter):
+    """EventSets into a shower-format writer, which takes energies and flat events in MeV."""
+
+    def __init__(self, path: Path, writer: ShowerWriter):
+        self._path, self._writer = path, writer
+
+    def append(self, events: EventSet) -> None:
+        if events.condition_names != showers.CONDITION_NAMES:
+            raise SurrogateError(f"showers are conditioned on {showers.CONDITION_NAMES}, not {events.condition_names}",
+                                 self._path)
+        self._writer.append(events.conditions[:, 0], events.events.reshape(len(events), math.prod(events.event_shape)))
 
 
 DOMAIN = CalorimeterDomain()

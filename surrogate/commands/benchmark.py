@@ -37,24 +37,34 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed repeats per setting; the median is reported.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of simulator and generator noise.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="Also time the generator and conversion compiled with torch.compile (rows with path "
+                   "'compiled'; compiling takes seconds to minutes per setting).")
+@click.option("--cuda-graphs", is_flag=True,
+              help="Also time batches replayed from a CUDA graph (CUDA only; rows with path 'cuda-graph', or "
+                   "'compiled+cuda-graph' with --compile).")
 def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, simulator_command, conditions_file,
-              repeats, seed) -> None:
+              repeats, seed, compile_, cuda_graphs) -> None:
     """Time the surrogate in RUN_DIR against the reference simulator on this machine, in one process.
 
     \b
     Reports events per second for every batch size and precision (after warm-up, with device
     synchronisation, median of --repeats), the simulator's seconds per event, and
     speedup = simulator seconds per event x best surrogate events per second.
+
+    With --compile or --cuda-graphs every setting is timed eagerly and on that fast path, side by side.
     """
     from tqdm import tqdm
 
     from surrogate.commands.generate import read_conditions
     from surrogate.core.benchmark import BenchmarkPlan, format_table, run_benchmark
+    from surrogate.core.generation import FastPath
     from surrogate.core.model import load
 
+    fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs) if compile_ or cuda_graphs else None
     plan = BenchmarkPlan(batch_sizes=_batch_sizes(batch_sizes), precisions=tuple(precisions) or None,
                          simulator_events=simulator_events, simulator_command=simulator_command,
-                         repeats=repeats, seed=seed)
+                         repeats=repeats, seed=seed, fast_path=fast_path)
     conditions = None
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, load(run_dir).condition_names)

@@ -1,7 +1,6 @@
 """``surrogate generate``: sample a trained surrogate into a file in the training data's layout."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -76,24 +75,40 @@ def _read_table(path: Path):
               help="Which export of the run: best quick validation, or the latest.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="Arithmetic of the generator pass (the conversion to physical units is always fp32).")
-def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision) -> None:
+@click.option("--compile", "compile_", is_flag=True,
+              help="Compile generator and conversion with torch.compile first (seconds to minutes once; "
+                   "worth it for large productions, mostly on a GPU).")
+@click.option("--cuda-graphs", is_flag=True,
+              help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
+                   "--batch-size, where launching kernels dominates).")
+def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision, compile_,
+             cuda_graphs) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
+
+    Batches are generated on the device while the previous batch is written, so memory stays at a
+    few batches for any number of events; the file appears only when complete.
 
     \b
     Examples:
       surrogate generate runs/ds2 --conditions showers.h5 --out generated.h5
       surrogate generate runs/ds2 --energy 50 --events 10000 --out e50.h5
+      surrogate generate runs/ds2 --conditions showers.h5 --out generated.root --device cuda --compile
     """
     import numpy as np
+    from tqdm import tqdm
 
     from surrogate.core.distributed import resolve_device
+    from surrogate.core.generation import FastPath, generate_to_file
     from surrogate.core.model import load
 
     if (conditions_file is None) == (energy is None):
         raise SurrogateError("give either --conditions FILE or --energy GEV with --events N")
     if energy is not None and events is None:
         raise SurrogateError("--energy needs --events N")
-    model = load(run_dir, which=which, device=resolve_device(device))
+    fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs)
+    target = resolve_device(device)
+    fast_path.check(target)
+    model = load(run_dir, which=which, device=target)
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, model.condition_names)
     else:
@@ -101,8 +116,9 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
             raise SurrogateError(f"--energy applies to models conditioned on the incident energy; this one is "
                                  f"conditioned on {', '.join(model.condition_names)} (use --conditions)", run_dir)
         conditions = np.full((events, 1), energy * MEV_PER_GEV)
-    started = time.perf_counter()
-    generated = model.sample_events(conditions, batch_size=batch_size, seed=seed, precision=precision)
-    seconds = time.perf_counter() - started
-    model.domain.write(out, generated)
-    click.echo(f"wrote {len(generated)} events to {out} ({len(generated) / seconds:.3g} events/s on {model.device})")
+    with tqdm(total=len(conditions), unit="event", desc="generate", leave=False, disable=None) as bar:
+        report = generate_to_file(model, conditions, out, batch_size=batch_size, seed=seed, precision=precision,
+                                  fast_path=fast_path, progress=bar.update)
+    how = "" if report.path == "eager" else f", {report.path}"
+    click.echo(f"wrote {report.events} events to {out} ({report.events_per_second:.3g} events/s on "
+               f"{report.device}{how})")

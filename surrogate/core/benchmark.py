@@ -3,16 +3,19 @@
 Both are timed on the same machine in the same run (these machines are noisy, so only side-by-side ratios
 mean something). The surrogate is timed end to end on the device: condition transform, noise, generator,
 inverse preprocessing to physical units; the copy to the host is excluded, as a pipeline keeps the events
-on the device or overlaps the copy with the next batch.
+on the device or overlaps the copy with the next batch. Every setting is timed on the eager path and, when
+the plan names one, on a fast path (compiled, CUDA graph or both) through the same batch function that
+``surrogate generate`` uses (:mod:`surrogate.core.generation`).
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import platform
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,10 +23,14 @@ from surrogate._atomic import atomic_path
 from surrogate.core.timing import Timing, flops_per_call, peak_flops, synchronizer, time_callable, time_command
 from surrogate.errors import SurrogateError
 
+if TYPE_CHECKING:
+    from surrogate.core.generation import FastPath
+
 
 @dataclass(frozen=True)
 class BenchmarkPlan:
-    """What to time. ``simulator_command`` replaces the built-in simulator when given."""
+    """What to time. ``simulator_command`` replaces the built-in simulator when given; ``fast_path`` (a
+    :class:`surrogate.core.generation.FastPath`) is timed beside the eager path when given."""
 
     batch_sizes: tuple[int, ...] = (1, 100, 10_000)
     precisions: tuple[str, ...] | None = None  # None: fp32 (+ bf16 and tf32 on a GPU)
@@ -32,6 +39,7 @@ class BenchmarkPlan:
     repeats: int = 5
     warmup: int = 2
     seed: int = 0
+    fast_path: FastPath | None = None
 
 
 def device_name(device) -> str:
@@ -88,25 +96,33 @@ def time_simulator(model, plan: BenchmarkPlan) -> dict[str, Any]:
 
 
 def time_surrogate(model, device, batch_size: int, precision: str, plan: BenchmarkPlan,
-                   conditions: np.ndarray) -> dict[str, Any]:
-    """Events per second generating ``batch_size`` events at a time on ``device`` in ``precision``."""
+                   conditions: np.ndarray, fast_path: FastPath | None = None) -> dict[str, Any]:
+    """Events per second generating ``batch_size`` events at a time on ``device`` in ``precision``,
+    on ``fast_path`` (eager when None). ``first_call_seconds`` is the first batch alone, compilation or
+    graph capture included: what a production pays once."""
     import torch
 
+    from surrogate.core.generation import EAGER, draw_noise, make_batch_function
+
+    fast_path = fast_path or EAGER
     network_precision = "bf16" if precision == "bf16" else "fp32"
     rows = conditions[np.arange(batch_size) % len(conditions)]
     c = torch.as_tensor(rows, device=device)
     rng = torch.Generator(device=device).manual_seed(plan.seed)
+    sync = synchronizer(device)
 
-    def generate_batch():
-        return model.inverse(model.generate_preprocessed(c, generator=rng, precision=network_precision), c)
-
-    with _matmul_precision(precision):
-        timing: Timing = time_callable(generate_batch, warmup=plan.warmup, repeats=plan.repeats,
-                                       sync=synchronizer(device))
+    with _matmul_precision(precision), torch.inference_mode():
+        started = time.perf_counter()
+        batch = make_batch_function(model, batch_size, precision=network_precision, fast_path=fast_path)
+        batch(c, draw_noise(model, batch_size, rng))
+        sync()
+        first_call_seconds = time.perf_counter() - started
+        timing: Timing = time_callable(lambda: batch(c, draw_noise(model, batch_size, rng)), warmup=plan.warmup,
+                                       repeats=plan.repeats, sync=sync)
         flops = flops_per_call(lambda: model.generate_preprocessed(c, generator=rng, precision=network_precision))
-    entry = {"batch_size": batch_size, "precision": precision, "device": device_name(device),
+    entry = {"batch_size": batch_size, "precision": precision, "path": fast_path.name, "device": device_name(device),
              "events_per_second": batch_size / timing.median_s, "seconds_per_batch": timing.median_s,
-             "flop_per_event": flops / batch_size}
+             "first_call_seconds": first_call_seconds, "flop_per_event": flops / batch_size}
     achieved = flops / timing.median_s
     peak = peak_flops(device, precision)
     entry["achieved_flop_per_second"] = achieved
@@ -128,6 +144,8 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise SurrogateError("--device cuda asked for, but PyTorch sees no CUDA device")
+    if plan.fast_path is not None:
+        plan.fast_path.check(torch.device(device))
     model = load(run_dir, device=device)
     simulator = time_simulator(model, plan)
     if conditions is None:
@@ -137,11 +155,14 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
         conditions = np.stack([np.asarray(point, dtype=np.float64) for _, point in reference.points])
     conditions = model.conditions_array(conditions)
     surrogate_rows = []
+    paths = [None] if plan.fast_path is None else [None, plan.fast_path]
     for precision in plan.precisions or default_precisions(device):
         for batch_size in plan.batch_sizes:
-            surrogate_rows.append(time_surrogate(model, device, batch_size, precision, plan, conditions))
-            if progress is not None:
-                progress()
+            for fast_path in paths:
+                surrogate_rows.append(time_surrogate(model, device, batch_size, precision, plan, conditions,
+                                                     fast_path))
+                if progress is not None:
+                    progress()
     best = max(row["events_per_second"] for row in surrogate_rows)
     result = {
         "device": device_name(device),
@@ -159,10 +180,11 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
 def format_table(result: dict[str, Any]) -> str:
     """The printed summary: one line per surrogate setting, then the simulator and the speedup."""
     lines = [f"device: {result['device']}",
-             f"{'batch':>8} {'precision':>9} {'events/s':>12} {'fraction of peak':>17}"]
+             f"{'batch':>8} {'precision':>9} {'path':>19} {'events/s':>12} {'fraction of peak':>17}"]
     for row in result["surrogate"]:
         peak = "n/a" if row["fraction_of_peak"] is None else f"{row['fraction_of_peak']:.1%}"
-        lines.append(f"{row['batch_size']:>8} {row['precision']:>9} {row['events_per_second']:>12.4g} {peak:>17}")
+        lines.append(f"{row['batch_size']:>8} {row['precision']:>9} {row['path']:>19} "
+                     f"{row['events_per_second']:>12.4g} {peak:>17}")
     simulator = result["simulator"]
     lines.append(f"simulator ({simulator['name']}): {simulator['seconds_per_event']:.4g} s/event")
     lines.append(f"speedup at the best setting: {result['speedup']:.4g}x")

@@ -7,6 +7,7 @@ adding a third domain means adding a package and an entry point, not editing the
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -115,6 +116,24 @@ class ReferenceSimulator:
     points: list[tuple[str, np.ndarray]]
 
 
+class EventWriter(abc.ABC):
+    """Appends EventSets to a file being written; see :meth:`Domain.open_writer`."""
+
+    @abc.abstractmethod
+    def append(self, events: EventSet) -> None:
+        """Add ``events`` to the file; the caller may reuse their arrays as soon as this returns."""
+
+
+class _CollectingWriter(EventWriter):
+    """Keeps a copy of every chunk, for formats that can only be written whole."""
+
+    def __init__(self) -> None:
+        self.chunks: list[EventSet] = []
+
+    def append(self, events: EventSet) -> None:
+        self.chunks.append(EventSet(events.conditions.copy(), events.events.copy(), events.condition_names))
+
+
 class Domain(abc.ABC):
     """One physics domain: its file layouts, simulator commands, observables and models.
 
@@ -158,6 +177,23 @@ class Domain(abc.ABC):
     @abc.abstractmethod
     def merge(self, inputs: list[Path], output: Path, **options: Any) -> None:
         """Join files of one layout (e.g. shards of a production) into ``output``, chunk by chunk."""
+
+    @contextlib.contextmanager
+    def open_writer(self, path: Path, layout: dict[str, Any]) -> Iterator[EventWriter]:
+        """A writer of EventSets in ``layout`` to ``path`` (``surrogate generate`` writes through it).
+
+        The file appears, complete, only when the ``with`` block ends without an error. This default
+        keeps every chunk and calls :meth:`write` once at the end, so its memory grows with the file:
+        domains whose formats can be appended to override it to keep any production in bounded memory.
+        """
+        writer = _CollectingWriter()
+        yield writer
+        if not writer.chunks:
+            raise SurrogateError("no events were given to write", path)
+        first = writer.chunks[0]
+        self.write(Path(path), EventSet(np.concatenate([chunk.conditions for chunk in writer.chunks]),
+                                        np.concatenate([chunk.events for chunk in writer.chunks]),
+                                        first.condition_names, dict(layout)))
 
     # What `surrogate validate` needs. Every method sees one chunk of events (or, for the last two,
     # the whole file's observables) and must return the same keys for any chunk of one layout.

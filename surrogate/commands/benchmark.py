@@ -56,8 +56,8 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
     """
     from tqdm import tqdm
 
-    from surrogate.commands.generate import read_conditions
     from surrogate.core.benchmark import BenchmarkPlan, format_table, run_benchmark
+    from surrogate.core.conditions import read_conditions
     from surrogate.core.generation import FastPath
     from surrogate.core.model import load
 

@@ -1,0 +1,53 @@
+"""Conditions to generate at, read from a table or from any data file an installed domain reads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from surrogate.errors import SurrogateError
+
+TABLE_SUFFIXES = (".npy", ".txt", ".csv")
+
+
+def read_conditions(path: Path, condition_names: tuple[str, ...]) -> np.ndarray:
+    """Conditions (N, C) from ``path``: a table (.npy, .txt, .csv) in the units of ``condition_names``,
+    or any data file an installed domain reads (its events' conditions are used)."""
+    if not path.is_file():
+        raise SurrogateError("no such file", path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        table = _read_table(path)
+    else:
+        from surrogate.core.domain import domain_for_file
+
+        chunks = list(domain_for_file(path).iter_read(path))
+        if chunks and chunks[0].condition_names != condition_names:
+            raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
+                                 f"{', '.join(condition_names)}", path)
+        table = (np.concatenate([chunk.conditions for chunk in chunks]) if chunks
+                 else np.empty((0, len(condition_names))))
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim == 1:
+        table = table[:, None]
+    if table.ndim != 2 or table.shape[1] != len(condition_names):
+        raise SurrogateError(f"a table of shape {table.shape}; expected one column per condition "
+                             f"({', '.join(condition_names)})", path)
+    if len(table) == 0:
+        raise SurrogateError("no conditions in the file", path)
+    if not np.isfinite(table).all():
+        raise SurrogateError("conditions contain NaN or inf", path)
+    return table
+
+
+def _read_table(path: Path) -> np.ndarray:
+
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        if lines and any(ch.isalpha() and ch not in "eE" for ch in lines[0]):
+            lines = lines[1:]  # a header row of column names
+        delimiter = "," if path.suffix.lower() == ".csv" else None
+        return np.array([[float(v) for v in line.split(delimiter)] for line in lines])
+    except (OSError, ValueError) as error:
+        raise SurrogateError(f"not a table of numbers ({error})", path) from None

@@ -69,6 +69,8 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
                    say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole chain into ``out_dir`` and return the numbers the summary prints."""
     from surrogate.core.benchmark import BenchmarkPlan, run_benchmark
+    from surrogate.core.conditions import read_conditions
+    from surrogate.core.generation import generate_to_file
     from surrogate.core.model import load
     from surrogate.core.training import train
     from surrogate.core.validation import validate
@@ -92,11 +94,9 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
         simulate_file(reference_file, plan, plan.reference_events, plan.seed + 1, workers)
 
     def generate():
-        from surrogate.calorimeter.domain import DOMAIN
-
         model = load(run_dir)
-        conditions = np.concatenate([chunk.conditions for chunk in DOMAIN.iter_read(reference_file)])
-        DOMAIN.write(generated_file, model.sample_events(conditions, seed=plan.seed))
+        conditions = read_conditions(reference_file, model.condition_names)
+        generate_to_file(model, conditions, generated_file, seed=plan.seed)
 
     step("simulate showers with the reference Monte Carlo", simulate)
     step("train a conditional WGAN-GP", lambda: train(train_config(plan, training_file), run_dir))

@@ -51,7 +51,7 @@ class CaloChallengeSource(ShowerSource):
             self.layout = make_layout(
                 "calochallenge", self.geometry,
                 particle=resolve_particle(self.geometry, options, hdf5_files.text_attribute(self._file, "particle")),
-                sampling_fraction=self.geometry.sampling_fraction if sampling is None else sampling)
+                sampling_fraction=sampling)
             self._energy_scale = mev_per(options.energy_unit)
             self._cell_scale = mev_per(options.cell_energy_unit)
         except BaseException:

@@ -70,7 +70,7 @@ class RootSource(ShowerSource):
                 else options.sampling_fraction
             self.layout = make_layout(
                 "root", self.geometry, particle=resolve_particle(self.geometry, options, recorded.get("particle")),
-                sampling_fraction=self.geometry.sampling_fraction if sampling is None else sampling,
+                sampling_fraction=sampling,
                 tree=tree_name, energy_branch=self.energy_name,
                 showers_branch=self._showers or DEFAULT_ROOT_NAMES["showers_branch"])
             self._energy_scale = mev_per(options.energy_unit)

@@ -4,28 +4,21 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from surrogate.calorimeter.geometry import get_geometry
 from surrogate.calorimeter.reference import TIMING_POINTS_MEV, reference_simulator
 from surrogate.core.timing import time_callable
-from surrogate.core.training import train
 from shower_samples import run_cli, write_sample
-from training_helpers import tiny_config
+from training_helpers import train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def ds2_run(tmp_path_factory):
     """A few-step run on synthetic ds2 showers, so the built-in ds2 simulator is the reference."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("benchmark")
     data = root / "ds2.h5"
     write_sample(data, get_geometry("ds2"), 64, seed=0)
-    train(tiny_config(data, steps=2, validate_every=2, checkpoint_every=2, validation_events=8), root / "run",
-          progress=False)
-    torch.set_num_threads(threads)
-    return root / "run"
+    return train_tiny_run(root, data, steps=2, validate_every=2, checkpoint_every=2, validation_events=8)
 
 
 def test_json_follows_the_schema_and_its_numbers_agree(ds2_run, tmp_path, capsys):

@@ -6,20 +6,13 @@ import torch
 import surrogate
 from surrogate.calorimeter.domain import DOMAIN
 from surrogate.cli import main
-from surrogate.core.training import train
 from surrogate.errors import SurrogateError
-from training_helpers import tiny_config, tiny_showers, write_tiny_file
+from training_helpers import tiny_showers, train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("generate")
-    data = write_tiny_file(root / "tiny.h5", n_events=300)
-    train(tiny_config(data, steps=6, validate_every=3, checkpoint_every=3), root / "run", progress=False)
-    torch.set_num_threads(threads)
-    return root / "run"
+    return train_tiny_run(tmp_path_factory.mktemp("generate"), steps=6, validate_every=3, checkpoint_every=3)
 
 
 def run_cli(*args):

@@ -15,24 +15,17 @@ from surrogate.calorimeter.domain import DOMAIN
 from surrogate.calorimeter.preprocessing import ShowerPreprocessor
 from surrogate.core.domain import Domain, EventSet, EventWriter
 from surrogate.core.generation import EAGER, FastPath, draw_noise, generate_to_file, make_batch_function
-from surrogate.core.training import train
 from surrogate.errors import SurrogateError
 from shower_samples import run_cli
-from training_helpers import tiny_config, write_tiny_file
+from training_helpers import train_tiny_run
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("generation")
-    data = write_tiny_file(root / "tiny.h5", n_events=300)
-    train(tiny_config(data, steps=2, validate_every=2, checkpoint_every=2, validation_events=8), root / "run",
-          progress=False)
-    torch.set_num_threads(threads)
-    return root / "run"
+    return train_tiny_run(tmp_path_factory.mktemp("generation"), steps=2, validate_every=2, checkpoint_every=2,
+                          validation_events=8)
 
 
 @pytest.fixture

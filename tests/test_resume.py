@@ -12,15 +12,13 @@ import torch
 from surrogate.core import checkpoint
 from surrogate.core.model import load
 from surrogate.core.training import train
-from training_helpers import tiny_config, write_tiny_file
+from training_helpers import one_torch_thread, tiny_config, write_tiny_file
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from surrogate.core import checkpoint
 from surrogate.core.config import TrainConfig, from_dict, read_config_file
 from surrogate.core.model import load
 from surrogate.core.training import NonFiniteLoss, train
 from surrogate.errors import SurrogateError
-from training_helpers import ModelConfig, tiny_config, write_tiny_file
+from training_helpers import ModelConfig, one_torch_thread, tiny_config, write_tiny_file
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: more threads only contend
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,18 @@
 """Synthetic shower files and tiny configs shared by the training tests (CPU, seconds per run)."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from surrogate.calorimeter.domain import DOMAIN
 from surrogate.calorimeter.formats.layout import make_layout
 from surrogate.calorimeter.geometry import Geometry, PolarLayer
 from surrogate.core.config import LossConfig, ModelConfig, OptimConfig, TrainConfig
 from surrogate.core.domain import EventSet
+from surrogate.core.training import train
 
 #: 3 layers x 4 angles x 3 radii = 36 cells.
 TINY_GEOMETRY = Geometry("tiny", "calochallenge", tuple(
@@ -49,3 +52,22 @@ def tiny_config(data: Path, **changes) -> TrainConfig:
                   model=ModelConfig(latent_dim=8, generator_width=16, critic_width=16, depth=2))
     values.update(changes)
     return TrainConfig(**values)
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Tiny networks only lose time to thread hand-offs; restore the thread count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_tiny_run(root: Path, data: Path | None = None, **changes) -> Path:
+    """A finished tiny run in ``root / "run"`` (on ``data``, or on a 300-event tiny file written there)."""
+    data = data or write_tiny_file(root / "tiny.h5", n_events=300)
+    with one_torch_thread():
+        train(tiny_config(data, **changes), root / "run", progress=False)
+    return root / "run"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -271,8 +272,9 @@ class Domain(abc.ABC):
         return None
 
 
+@functools.cache
 def available_domains() -> dict[str, Domain]:
-    """Every installed domain, by name."""
+    """Every installed domain, by name (entry points are scanned once per process)."""
     found = {}
     for entry in entry_points(group="surrogate.domains"):
         domain = entry.load()

@@ -7,6 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from surrogate.cli import cli, main
+from surrogate.core.conditions import read_conditions
 from surrogate.core.domain import EventSet, domain_for_file
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
@@ -105,6 +106,20 @@ def test_camels_stack_reads_with_its_parameter_table(tmp_path):
     mine = DOMAIN.read(tmp_path / "mine.npy")
     assert mine.condition_names == ("om", "s8") and mine.layout["quantity"] == "density_contrast"
     assert mine.layout["box_mpc_h"] == 50.0 and mine.layout["maps_per_run"] == 2
+
+
+def test_conditions_come_from_a_map_stack_and_a_table_stays_a_table(tmp_path):
+    maps = np.abs(random_maps(4, size=8)) + 0.1
+    np.save(tmp_path / "stack.npy", maps)
+    parameters = np.array([[0.25, 0.7], [0.35, 0.9]])
+    np.savetxt(tmp_path / "points.txt", parameters, header="omega_m sigma8")
+    names = ("omega_m", "sigma8")
+    from_stack = read_conditions(tmp_path / "stack.npy", names, {"parameter_table": tmp_path / "points.txt"})
+    assert from_stack.tolist() == [parameters[0].tolist()] * 2 + [parameters[1].tolist()] * 2
+    np.save(tmp_path / "table.npy", parameters)  # (2, 2): a table, not a stack of maps
+    assert read_conditions(tmp_path / "table.npy", names).tolist() == parameters.tolist()
+    with pytest.raises(SurrogateError, match="no parameter table"):
+        read_conditions(tmp_path / "stack.npy", names)
 
 
 def test_anything_else_is_a_clear_error(tmp_path):

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from surrogate.cli import cli
 from surrogate.core.config import ModelConfig
 from surrogate.core.domain import EventSet
+from surrogate.core.model import load
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
 from surrogate.cosmology.models import MapPreprocessor
@@ -90,6 +91,19 @@ def test_networks_shapes_and_independence_of_samples(size):
     assert all(conv.padding_mode == "circular" for conv in convolutions)  # the maps are periodic
 
 
+def test_model_options_set_the_transform_parameter_and_refuse_others():
+    layout = lognormal_maps(2, size=64).layout
+    sizes = dict(latent_dim=8, generator_width=32, critic_width=32, depth=1)
+    preprocessor, _, _ = DOMAIN.build_model(layout, ModelConfig(options={"a": "10"}, **sizes))
+    assert preprocessor.transform == "s" and float(preprocessor.parameter) == 10.0
+    preprocessor, _, _ = DOMAIN.build_model(layout, ModelConfig(arch="dcgan-log", options={"epsilon": "0.01"}, **sizes))
+    assert float(preprocessor.parameter) == pytest.approx(0.01)
+    for options, message in (({"epsilon": "0.01"}, "unknown model option"), ({"a": "ten"}, "expected float"),
+                             ({"a": "-1"}, "must be positive")):
+        with pytest.raises(SurrogateError, match=message):
+            DOMAIN.build_model(layout, ModelConfig(options=options, **sizes))
+
+
 def test_build_model_checks_its_options():
     layout = lognormal_maps(2, size=64).layout
     preprocessor, generator, _ = DOMAIN.build_model(layout, ModelConfig(arch="dcgan-log", latent_dim=8,
@@ -128,8 +142,10 @@ def test_train_generate_validate_end_to_end(tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--data", str(data), "--loss", "r1", "--steps", "20", "--out",
                                  str(tmp_path / "run"), "--batch-size", "8", "--width", "32", "--depth", "1",
-                                 "--latent-dim", "16", "--device", "cpu", "--no-progress", "--validate-every", "10"])
+                                 "--latent-dim", "16", "--device", "cpu", "--no-progress", "--validate-every", "10",
+                                 "--model-option", "a=10"])
     assert result.exit_code == 0, result.output
+    assert float(load(tmp_path / "run").preprocessor.parameter) == 10.0
     generated = tmp_path / "generated.h5"
     result = runner.invoke(cli, ["generate", str(tmp_path / "run"), "--conditions", str(data), "--out",
                                  str(generated), "--device", "cpu", "--seed", "3"])
@@ -138,6 +154,14 @@ def test_train_generate_validate_end_to_end(tmp_path):
     assert maps.events.shape == (48, 64, 64) and np.array_equal(maps.conditions, events.conditions)
     assert np.all(maps.events >= -1.0) and np.isfinite(maps.events).all()
     assert maps.layout["box_mpc_h"] == 100.0 and maps.condition_names == NAMES
+    # conditions from a CAMELS-style .npy stack, its parameter table given explicitly
+    np.save(tmp_path / "stack.npy", events.events[:6] + 1.0)
+    np.savetxt(tmp_path / "points.txt", events.conditions[[0, 3]], header="omega_m sigma8")
+    result = runner.invoke(cli, ["generate", str(tmp_path / "run"), "--conditions", str(tmp_path / "stack.npy"),
+                                 "--parameter-table", str(tmp_path / "points.txt"), "--out",
+                                 str(tmp_path / "from_stack.h5"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(DOMAIN.read(tmp_path / "from_stack.h5").conditions, events.conditions[[0, 0, 0, 3, 3, 3]])
     result = runner.invoke(cli, ["validate", "--reference", str(data), "--candidate", str(generated), "--out",
                                  str(tmp_path / "report")])
     assert result.exit_code == 0, result.output

@@ -106,3 +106,16 @@ def test_simplex_head_outputs_fractions_that_sum_to_one(fitted):
     per_layer = torch.zeros(5, preprocessor.n_groups, dtype=torch.float64).index_add_(1, preprocessor.groups, cells)
     assert torch.allclose(per_layer, torch.ones_like(per_layer), atol=1e-3)
     torch.testing.assert_close(x[:, 0], raw[:, 0])  # the response passes through
+
+
+def test_model_option_alpha_reaches_the_shower_preprocessor():
+    from surrogate.calorimeter.models import build_model
+    from surrogate.core.config import ModelConfig
+    from surrogate.errors import SurrogateError
+
+    geometry = TINY_GEOMETRY
+    sizes = dict(latent_dim=4, generator_width=8, critic_width=8, depth=1)
+    preprocessor, _, _ = build_model(geometry, ModelConfig(options={"alpha": "1e-4"}, **sizes))
+    assert preprocessor.alpha == pytest.approx(1e-4)
+    with pytest.raises(SurrogateError, match="unknown model option 'a' for showers"):
+        build_model(geometry, ModelConfig(options={"a": "4"}, **sizes))

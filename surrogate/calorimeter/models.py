@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.calorimeter.geometry import CartesianLayer, Geometry, PolarLayer
+from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
@@ -48,11 +49,14 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     waits for ``load_state_dict``.
     """
     from surrogate.calorimeter import networks
-    from surrogate.calorimeter.preprocessing import ShowerPreprocessor, value_groups
+    from surrogate.calorimeter.preprocessing import ALPHA, ShowerPreprocessor, value_groups
 
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
-    preprocessor = ShowerPreprocessor(groups, log_conditions=[True])
+    alpha = model_options(config, {"alpha": float}, "showers").get("alpha", ALPHA)
+    if not alpha > 0:
+        raise SurrogateError(f"model option alpha must be positive, not {alpha}")
+    preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha)
     if train_events is not None:
         if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:
             raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.reading import with_reader_options
 from surrogate.errors import SurrogateError
 
 
@@ -18,6 +19,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+@with_reader_options
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="JSON file to write the timings to.")
@@ -44,7 +46,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
               help="Also time batches replayed from a CUDA graph (CUDA only; rows with path 'cuda-graph', or "
                    "'compiled+cuda-graph' with --compile).")
 def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, simulator_command, conditions_file,
-              repeats, seed, compile_, cuda_graphs) -> None:
+              repeats, seed, compile_, cuda_graphs, reader_options: dict) -> None:
     """Time the surrogate in RUN_DIR against the reference simulator on this machine, in one process.
 
     \b
@@ -67,7 +69,7 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
                          repeats=repeats, seed=seed, fast_path=fast_path)
     conditions = None
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, load(run_dir).condition_names)
+        conditions = read_conditions(conditions_file, load(run_dir).condition_names, reader_options)
     with tqdm(desc="benchmark", unit="setting", leave=False, disable=None) as bar:
         result = run_benchmark(run_dir, out, device=device, plan=plan, conditions=conditions,
                                progress=bar.update)

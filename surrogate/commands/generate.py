@@ -5,11 +5,13 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.reading import with_reader_options
 from surrogate.errors import SurrogateError
 
 MEV_PER_GEV = 1000.0
 
 
+@with_reader_options
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--conditions", "conditions_file", type=click.Path(path_type=Path),
@@ -35,7 +37,7 @@ MEV_PER_GEV = 1000.0
               help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
                    "--batch-size, where launching kernels dominates).")
 def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision, compile_,
-             cuda_graphs) -> None:
+             cuda_graphs, reader_options: dict) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
 
     Batches are generated on the device while the previous batch is written, so memory stays at a
@@ -64,7 +66,7 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
     fast_path.check(target)
     model = load(run_dir, which=which, device=target)
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, model.condition_names)
+        conditions = read_conditions(conditions_file, model.condition_names, reader_options)
     else:
         if model.condition_names != ("incident_energy_mev",):
             raise SurrogateError(f"--energy applies to models conditioned on the incident energy; this one is "

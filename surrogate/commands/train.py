@@ -62,10 +62,13 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "(0: only at the end) [default: 500].")
 @click.option("--data-option", "data_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
               help="Reader option for --data, repeatable (e.g. card=dataset.toml, binning=ds1.xml).")
+@click.option("--model-option", "model_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
+              help="Preprocessing setting of the data's domain, repeatable (maps: a=4 for s(x), epsilon=1e-3 for "
+                   "the log transform; showers: alpha=1e-6). See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
-          validate_every, checkpoint_every, data_options, no_progress) -> None:
+          validate_every, checkpoint_every, data_options, model_options, no_progress) -> None:
     """Train a conditional GAN on --data; checkpoints, log.csv and config.json go to --out.
 
     \b
@@ -94,7 +97,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
         "loss": {"name": loss, "gp_lambda": gp_lambda, "r1_gamma": r1_gamma, "r1_interval": r1_interval},
         "optim": {"lr_generator": lr, "lr_critic": lr, "critic_steps": critic_steps},
         "model": {"arch": arch, "latent_dim": latent_dim, "generator_width": width, "critic_width": width,
-                  "depth": depth},
+                  "depth": depth, "options": model_options or None},
     }
     config = dataclasses.replace(base, **{key: value for key, value in top.items() if value is not None})
     for section, values in sections.items():

@@ -10,17 +10,21 @@ from surrogate.errors import SurrogateError
 TABLE_SUFFIXES = (".npy", ".txt", ".csv")
 
 
-def read_conditions(path: Path, condition_names: tuple[str, ...]) -> np.ndarray:
-    """Conditions (N, C) from ``path``: a table (.npy, .txt, .csv) in the units of ``condition_names``,
-    or any data file an installed domain reads (its events' conditions are used)."""
+def read_conditions(path: Path, condition_names: tuple[str, ...], reader_options: dict | None = None) -> np.ndarray:
+    """Conditions (N, C) from ``path``: any data file an installed domain reads (its events' conditions,
+    read with ``reader_options``), or else a table (.npy, .txt, .csv) in the units of ``condition_names``.
+
+    Data files come first because a .npy file may be either: a map stack (M, P, P) is data, a
+    (N, C) array a table."""
+    from surrogate.core.domain import available_domains, domain_for_file, read_options
+
     if not path.is_file():
         raise SurrogateError("no such file", path)
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    is_data = any(domain.detect(path) for domain in available_domains().values())
+    if not is_data and path.suffix.lower() in TABLE_SUFFIXES:
         table = _read_table(path)
     else:
-        from surrogate.core.domain import domain_for_file
-
-        chunks = list(domain_for_file(path).iter_read(path))
+        chunks = list(domain_for_file(path).iter_read(path, **read_options(reader_options)))
         if chunks and chunks[0].condition_names != condition_names:
             raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
                                  f"{', '.join(condition_names)}", path)

@@ -43,6 +43,8 @@ class ModelConfig:
         or "film" (conditional scale and shift of every hidden layer).
     critic_conditioning: "concat" (condition appended to the input) or "projection" (inner
         product of a condition embedding with the critic's last features, Miyato & Koyama 2018).
+    options: settings only one domain understands (its preprocessing), read by that domain's
+        ``build_model`` through :func:`model_options`; e.g. {"a": "10"} for the maps' s(x) transform.
     """
 
     arch: str = "auto"
@@ -52,6 +54,7 @@ class ModelConfig:
     depth: int = 3
     generator_conditioning: str = "concat"
     critic_conditioning: str = "concat"
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,9 +134,9 @@ def _coerce(value: Any, hint: Any, key: str, where) -> Any:
             return None
         raise SurrogateError(f"config key {key} may not be empty", where)
     if typing.get_origin(kind) is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise SurrogateError(f"config key {key} must be a table of strings, got {value!r}", where)
-        return dict(value)
+        if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
+            raise SurrogateError(f"config key {key} must be a table of strings or numbers, got {value!r}", where)
+        return {str(k): str(v) for k, v in value.items()}
     if typing.get_origin(kind) is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value):
             raise SurrogateError(f"config key {key} must be a pair of numbers, got {value!r}", where)
@@ -202,6 +205,21 @@ def resolve(config: TrainConfig) -> TrainConfig:
     if resolved.critic_steps < 1:
         raise SurrogateError("critic_steps must be at least 1")
     return dataclasses.replace(config, optim=resolved)
+
+
+def model_options(config: ModelConfig, accepted: dict[str, type], domain: str) -> dict[str, Any]:
+    """``config.options`` converted to the types in ``accepted`` (name -> type); an unknown name or a
+    value of the wrong type is a SurrogateError naming what ``domain`` accepts."""
+    known = ", ".join(accepted) or "none"
+    values = {}
+    for name, text in config.options.items():
+        if name not in accepted:
+            raise SurrogateError(f"unknown model option {name!r} for {domain} (accepted: {known})")
+        try:
+            values[name] = accepted[name](text)
+        except ValueError:
+            raise SurrogateError(f"model option {name}={text!r}: expected {accepted[name].__name__}") from None
+    return values
 
 
 def _check_positive(config: TrainConfig) -> None:

@@ -2,8 +2,9 @@
 
 :func:`build_model` is what ``CosmologyDomain.build_model`` returns (see
 :meth:`surrogate.core.domain.Domain.build_model`). Architectures (``ModelConfig.arch``):
-"auto" or "dcgan" (pixel transform s(x), a = 4, tanh output) and "dcgan-log" (log transform,
-linear output). ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved
+"auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
+linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4) and ``epsilon`` of
+the log transform (default 1e-3). ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved
 per doubling, at least 32), ``depth`` the convolutions per resolution (1 to 3).
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
 from surrogate.cosmology.transforms import (
@@ -24,6 +26,8 @@ from surrogate.cosmology.transforms import (
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}
+#: The model option that sets each pixel transform's parameter.
+TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
 
 
 class MapPreprocessor(torch.nn.Module):
@@ -87,12 +91,18 @@ class MapPreprocessor(torch.nn.Module):
         return x * self.scale - self.offset
 
 
-def _check(config) -> str:
+def _check(config) -> tuple[str, float | None]:
+    """The pixel transform of ``config.arch`` and its parameter from the model options (None: default)."""
     if config.arch not in ARCHITECTURES:
         raise SurrogateError(f"unknown architecture {config.arch!r} for maps; choose {', '.join(ARCHITECTURES)}")
     if not 1 <= config.depth <= 3:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
-    return ARCHITECTURES[config.arch]
+    transform = ARCHITECTURES[config.arch]
+    name = TRANSFORM_PARAMETER[transform]
+    parameter = model_options(config, {name: float}, f"maps with the {transform} transform").get(name)
+    if parameter is not None and not parameter > 0:
+        raise SurrogateError(f"model option {name} must be positive, not {parameter}")
+    return transform, parameter
 
 
 def build_model(layout: dict, config, train_events: EventSet | None = None) -> tuple:
@@ -103,13 +113,13 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     """
     from surrogate.cosmology.networks import MapCritic, MapGenerator
 
-    transform = _check(config)
+    transform, parameter = _check(config)
     map_size = int(layout["map_size"])
     names = layout.get("condition_names") or (train_events.condition_names if train_events is not None else None)
     if not names:
         raise SurrogateError("the map layout does not name its parameters (condition_names)")
     offset = 1.0 if layout.get("quantity", CONTRAST) == CONTRAST else 0.0
-    preprocessor = MapPreprocessor(transform, len(names), offset)
+    preprocessor = MapPreprocessor(transform, len(names), offset, parameter)
     if train_events is not None:
         if train_events.event_shape != (map_size, map_size):
             raise SurrogateError(f"maps of shape {train_events.event_shape}, layout says {map_size}x{map_size}")

@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-GEV = 1000.0  # MeV per GeV
-
 
 @dataclass(frozen=True)
 class QuickstartPlan:
@@ -33,25 +29,12 @@ class QuickstartPlan:
     batch_sizes: tuple[int, ...] = (1, 100, 1000)
 
 
-def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
-    return np.exp(rng.uniform(np.log(low), np.log(high), n))
-
-
 def simulate_file(path: Path, plan: QuickstartPlan, events: int, seed: int, workers: int) -> Path:
-    """Showers from the built-in simulator, written in the CaloChallenge layout of ``plan.geometry``."""
-    from surrogate.calorimeter.domain import DOMAIN
-    from surrogate.calorimeter.formats.layout import make_layout
-    from surrogate.calorimeter.geometry import get_geometry
-    from surrogate.calorimeter.shower import simulate_showers
-    from surrogate.core.domain import EventSet
+    """Showers from the built-in simulator in the CaloChallenge layout of ``plan.geometry``: the file
+    ``surrogate simulate calorimeter`` writes with the plan's geometry, particle and energy range."""
+    from surrogate.calorimeter.simulate_command import simulate_production
 
-    geometry = get_geometry(plan.geometry)
-    rng = np.random.default_rng(seed)
-    energies_mev = _log_uniform(rng, *(e * GEV for e in plan.energy_range_gev), events)
-    showers = simulate_showers(geometry, plan.particle, energies_mev, rng, progress=True, workers=workers)
-    layout = make_layout(geometry.file_layout, geometry, particle=plan.particle,
-                         sampling_fraction=geometry.sampling_fraction)
-    DOMAIN.write(path, EventSet(energies_mev[:, None], showers, ("incident_energy_mev",), layout))
+    simulate_production(path, plan.geometry, plan.particle, plan.energy_range_gev, events, seed, workers=workers)
     return path
 
 

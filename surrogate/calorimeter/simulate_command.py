@@ -49,31 +49,43 @@ MEV_PER_GEV = 1000.0
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
                 seed: int, out: Path, file_format: str | None, shard: str | None, workers: int) -> None:
     """Simulate electromagnetic showers with the built-in Monte Carlo (stands in for Geant4)."""
+    energy_gev_range = parse_energies(energy_gev, energy_range)
+    shard_index, shard_count = parse_shard(shard)
+    file_format = file_format or ("root" if out.suffix.lower() == ".root" else "hdf5")
+    n_events, seconds = simulate_production(out, geometry, particle, energy_gev_range, events, seed,
+                                            file_format=file_format, shard=(shard_index, shard_count),
+                                            workers=workers)
+    per_shower = f", {seconds / n_events:.3g} s per shower" if n_events else ""
+    click.echo(f"wrote {n_events} showers to {out} ({seconds:.1f} s{per_shower})")
+
+
+def simulate_production(out: Path, geometry: str, particle: str, energy_gev_range: tuple[float, float], events: int,
+                        seed: int, *, file_format: str = "hdf5", shard: tuple[int, int] = (1, 1),
+                        workers: int = 1) -> tuple[int, float]:
+    """Write shard (I, N) of a production of ``events`` showers to ``out``; (showers written, seconds).
+
+    Energies are drawn log-uniformly in ``energy_gev_range`` (GeV); ``file_format`` is hdf5 (the
+    geometry's layout) or root. The same arguments always give the same file.
+    """
+    from tqdm import tqdm
+
     from surrogate.calorimeter.formats.layout import make_layout
     from surrogate.calorimeter.formats.showers import open_writer
     from surrogate.calorimeter.geometry import get_geometry
 
-    energy_gev_range = parse_energies(energy_gev, energy_range)
-    shard_index, shard_count = parse_shard(shard)
-    file_format = file_format or ("root" if out.suffix.lower() == ".root" else "hdf5")
     chosen = get_geometry(geometry)
     layout_format = "root" if file_format == "root" else chosen.file_layout
     layout = make_layout(layout_format, chosen, particle=particle, sampling_fraction=chosen.sampling_fraction)
-    blocks = shard_blocks(events, shard_index, shard_count)
+    blocks = shard_blocks(events, *shard)
     n_events = sum(stop - start for _, start, stop in blocks)
     jobs = [(geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks]
-
-    from tqdm import tqdm
-
     began = time.perf_counter()
     with open_writer(out, layout) as writer, \
             tqdm(total=n_events, unit="shower", desc="simulating", disable=None) as bar:
         for energies_mev, showers in _run(jobs, workers):
             writer.append(energies_mev, showers)
             bar.update(len(showers))
-    seconds = time.perf_counter() - began
-    per_shower = f", {seconds / n_events:.3g} s per shower" if n_events else ""
-    click.echo(f"wrote {n_events} showers to {out} ({seconds:.1f} s{per_shower})")
+    return n_events, time.perf_counter() - began
 
 
 def parse_energies(energy_gev: float | None, energy_range: str | None) -> tuple[float, float]:

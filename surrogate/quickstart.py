@@ -45,7 +45,8 @@ def train_config(plan: QuickstartPlan, data: Path):
     return TrainConfig(data=str(data), steps=plan.steps, batch_size=plan.batch_size, seed=plan.seed, device="cpu",
                        validate_every=plan.steps // 4, checkpoint_every=plan.steps // 4, log_every=25,
                        ema_halflife_kimg=2.0,
-                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2))
+                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2,
+                                         options={"alpha": "1e-3", "cell_noise": "1.5"}))
 
 
 def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, workers: int = 2,

@@ -119,3 +119,70 @@ def test_model_option_alpha_reaches_the_shower_preprocessor():
     assert preprocessor.alpha == pytest.approx(1e-4)
     with pytest.raises(SurrogateError, match="unknown model option 'a' for showers"):
         build_model(geometry, ModelConfig(options={"a": "4"}, **sizes))
+
+
+def test_simplex_head_starts_at_the_mean_fractions(fitted):
+    _, preprocessor, cells, incident = fitted
+    head = SimplexHead.like(preprocessor)
+    x = head(torch.zeros(2, preprocessor.n_features))
+    std, mean = preprocessor.feature_std.float(), preprocessor.feature_mean.float()
+    fractions = (torch.exp(x * std + mean) - preprocessor.alpha)[0, 1 + preprocessor.n_groups:].double()
+    events = torch.tensor(cells, dtype=torch.float64)
+    real, _ = preprocessor(events, torch.tensor(incident, dtype=torch.float64))
+    real_fractions = torch.exp(real * preprocessor.feature_std + preprocessor.feature_mean) - preprocessor.alpha
+    expected = real_fractions[:, 1 + preprocessor.n_groups:].mean(dim=0) + preprocessor.alpha
+    expected = expected / torch.zeros(preprocessor.n_groups, dtype=torch.float64).index_add_(
+        0, preprocessor.groups, expected)[preprocessor.groups]
+    torch.testing.assert_close(fractions, expected, rtol=1e-3, atol=1e-6)
+
+
+def test_simplex_head_loads_state_without_logit_offset(fitted):
+    _, preprocessor, _, _ = fitted
+    head = SimplexHead.like(preprocessor)
+    state = {k: v for k, v in head.state_dict().items() if k != "logit_offset"}
+    fresh = SimplexHead(preprocessor.groups, preprocessor.alpha)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.logit_offset, preprocessor.feature_mean[1:].float())
+
+
+def test_inverse_keeps_layer_energies_when_cells_fall_below_threshold(fitted):
+    geometry, preprocessor, _, incident = fitted
+    x = 3 * torch.randn(len(incident), preprocessor.n_features, generator=torch.Generator().manual_seed(1),
+                        dtype=torch.float64)
+    conditions = torch.tensor(incident, dtype=torch.float64)
+    showers = preprocessor.inverse(x, conditions)
+    assert (showers == 0).any()
+    fractions = torch.exp(x * preprocessor.feature_std + preprocessor.feature_mean) - preprocessor.alpha
+    fractions = fractions.clamp_min(0)
+    layers = fractions[:, 1:1 + preprocessor.n_groups]
+    layer_mev = layers / layers.sum(dim=1, keepdim=True) * fractions[:, :1] * conditions
+    got = torch.zeros_like(layer_mev).index_add_(1, preprocessor.groups, showers)
+    survived = got > 0  # a layer whose cells all fall below the threshold is lost
+    assert survived.float().mean() > 0.5
+    torch.testing.assert_close(got[survived], layer_mev[survived], rtol=1e-10, atol=0)
+
+
+def test_model_option_cell_noise_gives_every_cell_its_own_noise():
+    from surrogate.calorimeter.models import build_model
+    from surrogate.core.config import ModelConfig
+    from surrogate.errors import SurrogateError
+
+    geometry = TINY_GEOMETRY
+    cells, incident = random_showers(geometry, n_events=50)
+    sizes = dict(latent_dim=4, generator_width=8, critic_width=8, depth=1)
+    from surrogate.core.domain import EventSet
+    events = EventSet(incident, cells, ("incident_energy_mev",), {})
+    preprocessor, generator, _ = build_model(geometry, ModelConfig(arch="dense", options={"cell_noise": "1.5"},
+                                                                   **sizes), events)
+    assert generator.latent_dim == 4 + geometry.n_values
+    c = preprocessor.transform_conditions(torch.tensor(incident[:2], dtype=torch.float32))
+    z = torch.randn(2, generator.latent_dim, generator=torch.Generator().manual_seed(0))
+    z_other = z.clone()
+    z_other[:, 4:] = torch.randn(2, geometry.n_values, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        x, x_other = generator(z, c), generator(z_other, c)
+    n_summary = 1 + preprocessor.n_groups
+    torch.testing.assert_close(x[:, :n_summary], x_other[:, :n_summary])  # the noise moves cells only
+    assert not torch.allclose(x[:, n_summary:], x_other[:, n_summary:])
+    with pytest.raises(SurrogateError, match="cell_noise"):
+        build_model(geometry, ModelConfig(arch="layer-streams", options={"cell_noise": "1"}, **sizes))

@@ -53,9 +53,14 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
 
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
-    alpha = model_options(config, {"alpha": float}, "showers").get("alpha", ALPHA)
+    options = model_options(config, {"alpha": float, "cell_noise": float}, "showers")
+    alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
     if not alpha > 0:
         raise SurrogateError(f"model option alpha must be positive, not {alpha}")
+    if not cell_noise >= 0:
+        raise SurrogateError(f"model option cell_noise must be >= 0, not {cell_noise}")
+    if cell_noise > 0 and arch != "dense":
+        raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
     preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha)
     if train_events is not None:
         if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:
@@ -74,7 +79,8 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         generator = networks.LayerStreamGenerator(config.latent_dim, n_conditions, groups, **sizes)
         critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
     else:
-        generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, **sizes)
+        generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, cell_noise=cell_noise,
+                                            **sizes)
         critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
     return preprocessor, generator, critic
 

@@ -70,10 +70,13 @@ class SimplexHead(nn.Module):
     """The generator's last step: every fraction block of the network space put on its simplex.
 
     Raw outputs (N, 1 + K + n_values) are in standardised units: the first passes through as the
-    response; the others, de-standardised, are logits of a softmax over the K layers and, layer by
-    layer, over the cells, whose fractions become log(fraction + alpha), standardised again. A raw
-    output of 0 thus means a typical fraction (rarely hit cells start near empty), which spares the
-    generator from first growing logits of -10 for every cell that is almost always empty. Generated showers thus
+    response; the others, scaled by the feature's standard deviation and offset by ``logit_offset``,
+    are logits of a softmax over the K layers and, layer by layer, over the cells, whose fractions
+    become log(fraction + alpha), standardised again. The offset is log(mean fraction + alpha) of the
+    training showers, so a raw output of 0 gives the mean layer and radial profile (rarely hit cells
+    start near empty). Offsetting by the mean of log(fraction + alpha) instead would start every
+    intermittently hit cell near alpha, since the empty showers dominate that log-mean: nearly all of
+    a layer's energy would start in its core cells. Generated showers thus
     satisfy the constraint of real ones exactly (fractions sum to 1); an unconstrained generator
     drifts along the sum, which the inverse's renormalisation turns into wrong cell energies.
     """
@@ -87,6 +90,13 @@ class SimplexHead(nn.Module):
         self.register_buffer("groups", groups)
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_std", torch.ones(n_features))
+        self.register_buffer("logit_offset", torch.zeros(n_features - 1))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + "logit_offset"
+        if key not in state_dict and prefix + "feature_mean" in state_dict:  # exports from before the offset
+            state_dict[key] = state_dict[prefix + "feature_mean"][1:]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @classmethod
     def like(cls, preprocessor) -> "SimplexHead":
@@ -94,6 +104,8 @@ class SimplexHead(nn.Module):
         head = cls(preprocessor.groups, preprocessor.alpha)
         head.feature_mean.copy_(preprocessor.feature_mean)
         head.feature_std.copy_(preprocessor.feature_std)
+        offset = getattr(preprocessor, "mean_fraction_logits", None)  # set by fit; else a checkpoint fills it
+        head.logit_offset.copy_(preprocessor.feature_mean[1:] if offset is None else offset[1:])
         return head
 
     def _cell_fractions(self, logits: torch.Tensor) -> torch.Tensor:
@@ -104,10 +116,20 @@ class SimplexHead(nn.Module):
         sums = weights.new_zeros(len(logits), self.n_groups).index_add_(1, self.groups, weights)
         return weights / sums[:, self.groups]
 
-    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+    def add_cell_noise(self, scale: float) -> int:
+        """Add independent Gaussian noise to every cell's logit, with a learned scale per cell (initially
+        ``scale``); returns the number of noise inputs that :meth:`forward` then takes."""
+        n_cells = len(self.groups)
+        self.noise_log_scale = nn.Parameter(torch.full((n_cells,), math.log(scale)))
+        return n_cells
+
+    def forward(self, raw: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         raw = raw.float()
+        if noise is not None:
+            cells = raw[:, 1 + self.n_groups:] + noise.float() * self.noise_log_scale.exp()
+            raw = torch.cat([raw[:, :1 + self.n_groups], cells], dim=1)
         mean, std = self.feature_mean[1:], self.feature_std[1:]
-        logits = raw[:, 1:] * std + mean  # raw 0 -> each fraction near its typical (log-mean) value
+        logits = raw[:, 1:] * std + self.logit_offset  # raw 0 -> the mean fractions
         layers = torch.softmax(logits[:, :self.n_groups], dim=1)
         cells = self._cell_fractions(logits[:, self.n_groups:])
         fractions = torch.log(torch.cat([layers, cells], dim=1) + self.alpha)
@@ -115,18 +137,32 @@ class SimplexHead(nn.Module):
 
 
 class DenseGenerator(nn.Module):
-    """z (N, latent_dim), c (N, C) -> x (N, n_features) through a conditional MLP."""
+    """z (N, latent_dim), c (N, C) -> x (N, n_features) through a conditional MLP.
+
+    cell_noise > 0: the head adds independent noise to every cell's logit (initial scale ``cell_noise``,
+    learned per cell), drawn as extra entries of z, so ``self.latent_dim`` is latent_dim + n_values. A
+    low-dimensional z alone cannot make the independent, rarely hit outer cells of real showers: the
+    critic then pushes them all to empty and the showers come out far too narrow.
+    """
 
     def __init__(self, latent_dim: int, n_conditions: int, n_features: int, width: int, depth: int,
-                 conditioning: str = "concat", head: nn.Module | None = None):
+                 conditioning: str = "concat", head: nn.Module | None = None, cell_noise: float = 0.0):
         super().__init__()
+        if cell_noise > 0 and not isinstance(head, SimplexHead):
+            raise ValueError("cell noise needs a SimplexHead")
         self.latent_dim = latent_dim
         self.body = ConditionalMLP(latent_dim + n_conditions, n_conditions, _widths(width, depth, True), conditioning)
         self.out = nn.Linear(self.body.n_outputs, n_features)
         self.head = head or nn.Identity()
+        self.n_body_latent = latent_dim
+        if cell_noise > 0:  # z carries, after the MLP's latent_dim entries, one noise value per cell
+            self.latent_dim = latent_dim + self.head.add_cell_noise(cell_noise)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.head(self.out(self.body(torch.cat([z, c], dim=1), c)))
+        raw = self.out(self.body(torch.cat([z[:, :self.n_body_latent], c], dim=1), c))
+        if self.latent_dim > self.n_body_latent:
+            return self.head(raw, z[:, self.n_body_latent:])
+        return self.head(raw)
 
 
 class CriticHead(nn.Module):

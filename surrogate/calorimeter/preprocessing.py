@@ -15,7 +15,8 @@ so any values invert to the same shower, and uniform ones keep every fraction bl
 the same way.
 
 The inverse undoes each step: exp(t) - alpha clipped at 0, fractions renormalised to sum to 1 within
-the event and within each layer, and cells below ``threshold_mev`` set to exactly 0. The threshold is
+the event and within each layer, and cells below ``threshold_mev`` set to exactly 0, their energy
+shared among the layer's remaining cells (so the layer and total energies are kept). The threshold is
 the smallest positive cell energy in the training data (slightly lowered against rounding), so a
 real shower maps back to itself to float precision, while generated cells that sit in the zero spike
 come out as exact zeros, as a detector's readout threshold would make them.
@@ -117,6 +118,7 @@ class ShowerPreprocessor(nn.Module):
         self.condition_std.copy_(_safe_std(raw_conditions.std(dim=0, correction=0)))
         total = torch.zeros(self.n_features, dtype=torch.float64)
         total_sq = torch.zeros_like(total)
+        total_linear = torch.zeros_like(total)
         smallest = torch.tensor(np.inf, dtype=torch.float64)
         for start in range(0, len(events), chunk_events):
             chunk = torch.as_tensor(np.asarray(events[start:start + chunk_events], dtype=np.float64))
@@ -124,6 +126,7 @@ class ShowerPreprocessor(nn.Module):
             features = self._raw_features(chunk, conditions[start:start + chunk_events, 0])
             total += features.sum(dim=0)
             total_sq += features.square().sum(dim=0)
+            total_linear += (torch.exp(features) - self.alpha).clamp_min(0).sum(dim=0)
             positive = chunk[chunk > 0]
             if len(positive):
                 smallest = torch.minimum(smallest, positive.min())
@@ -134,6 +137,9 @@ class ShowerPreprocessor(nn.Module):
         std[1:] = std[1:].clamp_min(FRACTION_STD_FLOOR)
         self.feature_std.copy_(std)
         self.threshold_mev.copy_(smallest * THRESHOLD_MARGIN if torch.isfinite(smallest) else 0.0)
+        # log(arithmetic mean fraction + alpha) per feature (the response's entry unused): the generator
+        # head's logits at a raw output of 0. Not a buffer: only needed when a model is built.
+        self.mean_fraction_logits = torch.log(total_linear / len(events) + self.alpha)
         return self
 
     def transform_conditions(self, conditions: torch.Tensor) -> torch.Tensor:
@@ -159,7 +165,11 @@ class ShowerPreprocessor(nn.Module):
         cell_fraction = cell_share / self._group_sums(cell_share)[:, self.groups].clamp_min(1e-30)
         layer_mev = layer_fraction * (response * conditions[:, :1].to(dtype))
         cells = cell_fraction * layer_mev[:, self.groups]
-        return torch.where(cells >= self.threshold_mev.to(dtype), cells, torch.zeros((), dtype=dtype, device=x.device))
+        cells = torch.where(cells >= self.threshold_mev.to(dtype), cells, torch.zeros((), dtype=dtype, device=x.device))
+        # the energy of the cells set to 0 goes back to the layer's other cells: E_k and E_tot stay as generated
+        kept = self._group_sums(cells)
+        scale = torch.where(kept > 0, layer_mev / kept.clamp_min(1e-30), torch.zeros_like(kept))
+        return cells * scale[:, self.groups]
 
 
 def _normalise(fractions: torch.Tensor) -> torch.Tensor:

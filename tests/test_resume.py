@@ -97,6 +97,7 @@ def test_kill_9_never_leaves_a_corrupt_checkpoint_and_the_run_resumes_exactly(da
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+        process.stderr.close()
     saved = state(run_dir)  # loads: never half-written
     load(run_dir, which="last")
     stopped = saved["step"]

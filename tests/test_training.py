@@ -53,7 +53,7 @@ def test_every_loss_trains_and_writes_the_run_directory(data_file, tmp_path, los
     saved = from_dict(TrainConfig, json.loads((run_dir / "config.json").read_text()))
     assert saved.loss.name == loss and saved.optim.lr_critic is not None  # resolved defaults are saved
     assert json.loads((run_dir / "layout.json").read_text())["format"] == "calochallenge"
-    rows = list(csv.DictReader(open(run_dir / "log.csv")))
+    rows = list(csv.DictReader((run_dir / "log.csv").read_text().splitlines()))
     assert [int(row["step"]) for row in rows] == [5, 10, 15, 20]
     assert all(float(row["critic"]) == float(row["critic"]) for row in rows)  # no NaN
 

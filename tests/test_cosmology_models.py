@@ -162,6 +162,10 @@ def test_train_generate_validate_end_to_end(tmp_path):
                                  str(tmp_path / "from_stack.h5"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert np.array_equal(DOMAIN.read(tmp_path / "from_stack.h5").conditions, events.conditions[[0, 0, 0, 3, 3, 3]])
+    result = runner.invoke(cli, ["generate", str(tmp_path / "run"), "--energy", "5", "--events", "2", "--out",
+                                 str(tmp_path / "no.h5")])
+    assert isinstance(result.exception, SurrogateError) and "one energy in MeV" in str(result.exception)
+    assert not (tmp_path / "no.h5").exists()
     result = runner.invoke(cli, ["validate", "--reference", str(data), "--candidate", str(generated), "--out",
                                  str(tmp_path / "report")])
     assert result.exit_code == 0, result.output

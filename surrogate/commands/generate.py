@@ -9,6 +9,8 @@ from surrogate.commands.reading import with_reader_options
 from surrogate.errors import SurrogateError
 
 MEV_PER_GEV = 1000.0
+#: Condition names end in their unit; --energy fills the one condition of a model whose unit is MeV.
+ENERGY_SUFFIX = "_mev"
 
 
 @with_reader_options
@@ -68,8 +70,8 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, model.condition_names, reader_options)
     else:
-        if model.condition_names != ("incident_energy_mev",):
-            raise SurrogateError(f"--energy applies to models conditioned on the incident energy; this one is "
+        if len(model.condition_names) != 1 or not model.condition_names[0].endswith(ENERGY_SUFFIX):
+            raise SurrogateError(f"--energy applies to models conditioned on one energy in MeV; this one is "
                                  f"conditioned on {', '.join(model.condition_names)} (use --conditions)", run_dir)
         conditions = np.full((events, 1), energy * MEV_PER_GEV)
     with tqdm(total=len(conditions), unit="event", desc="generate", leave=False, disable=None) as bar:

@@ -83,3 +83,16 @@ def test_reference_simulator_only_for_simulated_geometries():
     reference = reference_simulator({"geometry": "ds2", "particle": "photon"})
     showers = reference.simulate(np.array([[2000.0]]), np.random.default_rng(0))
     assert showers.shape == (1, 6480) and showers.sum() > 0
+
+
+@pytest.mark.parametrize("precision, expected", [("fp32", ("highest", "ieee")), ("tf32", ("high", "tf32")),
+                                                 ("bf16", ("highest", "ieee"))])
+def test_precision_rows_set_matmuls_and_convolutions_alike_and_restore_them(precision, expected):
+    import torch
+
+    from surrogate.core.benchmark import fp32_arithmetic
+
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.conv.fp32_precision
+    with fp32_arithmetic(precision):
+        assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.conv.fp32_precision) == expected
+    assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.conv.fp32_precision) == before

@@ -61,16 +61,21 @@ def default_precisions(device) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _matmul_precision(precision: str):
-    """TF32 tensor cores for "tf32"; full fp32 matmuls otherwise (bf16 goes through autocast)."""
+def fp32_arithmetic(precision: str):
+    """TF32 tensor cores for "tf32"; full fp32 otherwise (bf16 goes through autocast), for matmuls and
+    for cuDNN convolutions alike: PyTorch lets convolutions use TF32 by default, which would make the
+    "fp32" rows of a convolutional generator TF32 rows."""
     import torch
 
-    previous = torch.get_float32_matmul_precision()
+    convolutions = torch.backends.cudnn.conv
+    previous = torch.get_float32_matmul_precision(), convolutions.fp32_precision
     torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    convolutions.fp32_precision = "tf32" if precision == "tf32" else "ieee"
     try:
         yield
     finally:
-        torch.set_float32_matmul_precision(previous)
+        torch.set_float32_matmul_precision(previous[0])
+        convolutions.fp32_precision = previous[1]
 
 
 def time_simulator(model, plan: BenchmarkPlan) -> dict[str, Any]:
@@ -111,7 +116,7 @@ def time_surrogate(model, device, batch_size: int, precision: str, plan: Benchma
     rng = torch.Generator(device=device).manual_seed(plan.seed)
     sync = synchronizer(device)
 
-    with _matmul_precision(precision), torch.inference_mode():
+    with fp32_arithmetic(precision), torch.inference_mode():
         started = time.perf_counter()
         batch = make_batch_function(model, batch_size, precision=network_precision, fast_path=fast_path)
         batch(c, draw_noise(model, batch_size, rng))

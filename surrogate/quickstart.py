@@ -46,7 +46,7 @@ def train_config(plan: QuickstartPlan, data: Path):
                        validate_every=plan.steps // 4, checkpoint_every=plan.steps // 4, log_every=25,
                        ema_halflife_kimg=2.0,
                        model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2,
-                                         options={"alpha": "1e-3", "cell_noise": "1.5"}))
+                                         options={"alpha": "1e-3", "cell_noise": "1.5", "response_weight": "3"}))
 
 
 def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, workers: int = 2,

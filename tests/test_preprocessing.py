@@ -117,6 +117,10 @@ def test_model_option_alpha_reaches_the_shower_preprocessor():
     sizes = dict(latent_dim=4, generator_width=8, critic_width=8, depth=1)
     preprocessor, _, _ = build_model(geometry, ModelConfig(options={"alpha": "1e-4"}, **sizes))
     assert preprocessor.alpha == pytest.approx(1e-4)
+    preprocessor, generator, _ = build_model(geometry, ModelConfig(options={"response_weight": "3"}, **sizes))
+    assert preprocessor.response_weight == 3.0 and float(generator.head.response_scale) == 3.0
+    with pytest.raises(SurrogateError, match="response_weight must be positive"):
+        build_model(geometry, ModelConfig(options={"response_weight": "0"}, **sizes))
     with pytest.raises(SurrogateError, match="unknown model option 'a' for showers"):
         build_model(geometry, ModelConfig(options={"a": "4"}, **sizes))
 
@@ -186,3 +190,20 @@ def test_model_option_cell_noise_gives_every_cell_its_own_noise():
     assert not torch.allclose(x[:, n_summary:], x_other[:, n_summary:])
     with pytest.raises(SurrogateError, match="cell_noise"):
         build_model(geometry, ModelConfig(arch="layer-streams", options={"cell_noise": "1"}, **sizes))
+
+
+def test_response_weight_widens_the_response_feature_only(fitted):
+    geometry, plain, cells, incident = fitted
+    weighted = ShowerPreprocessor(value_groups(geometry), [True], response_weight=10.0).fit(cells, incident)
+    events, conditions = torch.tensor(cells, dtype=torch.float64), torch.tensor(incident, dtype=torch.float64)
+    x_plain, x = plain(events, conditions)[0], weighted(events, conditions)[0]
+    torch.testing.assert_close(x[:, 0], 10 * x_plain[:, 0])
+    torch.testing.assert_close(x[:, 1:], x_plain[:, 1:])
+    torch.testing.assert_close(weighted.inverse(x, conditions), events, rtol=1e-12, atol=0)
+    head = SimplexHead.like(weighted)  # the generator's raw response stays in standard units
+    raw = torch.randn(4, weighted.n_features, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(head(raw)[:, 0], 10 * raw[:, 0])
+    state = {k: v for k, v in head.state_dict().items() if k != "response_scale"}  # exports from before
+    old = SimplexHead(weighted.groups, weighted.alpha)
+    old.load_state_dict(state)
+    torch.testing.assert_close(old(raw)[:, 0], raw[:, 0])

@@ -53,7 +53,7 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
 
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
-    options = model_options(config, {"alpha": float, "cell_noise": float}, "showers")
+    options = model_options(config, {"alpha": float, "cell_noise": float, "response_weight": float}, "showers")
     alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
     if not alpha > 0:
         raise SurrogateError(f"model option alpha must be positive, not {alpha}")
@@ -61,7 +61,10 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         raise SurrogateError(f"model option cell_noise must be >= 0, not {cell_noise}")
     if cell_noise > 0 and arch != "dense":
         raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
-    preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha)
+    response_weight = options.get("response_weight", 1.0)
+    if not response_weight > 0:
+        raise SurrogateError(f"model option response_weight must be positive, not {response_weight}")
+    preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha, response_weight=response_weight)
     if train_events is not None:
         if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:
             raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "

@@ -69,16 +69,16 @@ class ConditionalMLP(nn.Module):
 class SimplexHead(nn.Module):
     """The generator's last step: every fraction block of the network space put on its simplex.
 
-    Raw outputs (N, 1 + K + n_values) are in standardised units: the first passes through as the
-    response; the others, scaled by the feature's standard deviation and offset by ``logit_offset``,
-    are logits of a softmax over the K layers and, layer by layer, over the cells, whose fractions
-    become log(fraction + alpha), standardised again. The offset is log(mean fraction + alpha) of the
-    training showers, so a raw output of 0 gives the mean layer and radial profile (rarely hit cells
-    start near empty). Offsetting by the mean of log(fraction + alpha) instead would start every
-    intermittently hit cell near alpha, since the empty showers dominate that log-mean: nearly all of
-    a layer's energy would start in its core cells. Generated showers thus
-    satisfy the constraint of real ones exactly (fractions sum to 1); an unconstrained generator
-    drifts along the sum, which the inverse's renormalisation turns into wrong cell energies.
+    Raw outputs (N, 1 + K + n_values) are in standardised units: the first, times the preprocessor's
+    ``response_weight``, is the response; the others, scaled by the feature's standard deviation and
+    offset by ``logit_offset``, are logits of a softmax over the K layers and, layer by layer, over the
+    cells, whose fractions become log(fraction + alpha), standardised again. The offset is log(mean
+    fraction + alpha) of the training showers, so a raw output of 0 gives the mean layer and radial
+    profile (rarely hit cells start near empty). Offsetting by the mean of log(fraction + alpha) instead
+    would start every intermittently hit cell near alpha, since the empty showers dominate that
+    log-mean: nearly all of a layer's energy would start in its core cells. Generated showers thus
+    satisfy the constraint of real ones exactly (fractions sum to 1); an unconstrained generator drifts
+    along the sum, which the inverse's renormalisation turns into wrong cell energies.
     """
 
     def __init__(self, groups: torch.Tensor, alpha: float):
@@ -91,8 +91,11 @@ class SimplexHead(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_std", torch.ones(n_features))
         self.register_buffer("logit_offset", torch.zeros(n_features - 1))
+        self.register_buffer("response_scale", torch.ones(()))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + "response_scale" not in state_dict and prefix + "feature_mean" in state_dict:
+            state_dict[prefix + "response_scale"] = torch.ones(())  # exports from before the response weight
         key = prefix + "logit_offset"
         if key not in state_dict and prefix + "feature_mean" in state_dict:  # exports from before the offset
             state_dict[key] = state_dict[prefix + "feature_mean"][1:]
@@ -106,6 +109,7 @@ class SimplexHead(nn.Module):
         head.feature_std.copy_(preprocessor.feature_std)
         offset = getattr(preprocessor, "mean_fraction_logits", None)  # set by fit; else a checkpoint fills it
         head.logit_offset.copy_(preprocessor.feature_mean[1:] if offset is None else offset[1:])
+        head.response_scale.fill_(getattr(preprocessor, "response_weight", 1.0))
         return head
 
     def _cell_fractions(self, logits: torch.Tensor) -> torch.Tensor:
@@ -133,7 +137,7 @@ class SimplexHead(nn.Module):
         layers = torch.softmax(logits[:, :self.n_groups], dim=1)
         cells = self._cell_fractions(logits[:, self.n_groups:])
         fractions = torch.log(torch.cat([layers, cells], dim=1) + self.alpha)
-        return torch.cat([raw[:, :1], (fractions - mean) / std], dim=1)
+        return torch.cat([raw[:, :1] * self.response_scale, (fractions - mean) / std], dim=1)
 
 
 class DenseGenerator(nn.Module):

@@ -61,10 +61,16 @@ class ShowerPreprocessor(nn.Module):
     groups: (n_values,) layer group of each event entry (:func:`value_groups`).
     log_conditions: per condition column, whether its logarithm is taken (energies) before
         standardising.
+    response_weight: the response feature is standardised to a standard deviation of this, not 1.
+        A gradient-penalised critic has a gradient norm of about 1 to spend over all 1 + K + n_values
+        inputs and spends it on the thousands of cells; widening the one response input makes its
+        distribution weigh more in the critic's distance (the inverse undoes it exactly).
     """
 
-    def __init__(self, groups: np.ndarray, log_conditions: Sequence[bool], alpha: float = ALPHA):
+    def __init__(self, groups: np.ndarray, log_conditions: Sequence[bool], alpha: float = ALPHA,
+                 response_weight: float = 1.0):
         super().__init__()
+        self.response_weight = response_weight
         groups = torch.as_tensor(np.asarray(groups), dtype=torch.long)
         self.n_groups = int(groups.max()) + 1
         self.n_values = len(groups)
@@ -135,6 +141,7 @@ class ShowerPreprocessor(nn.Module):
         self.feature_mean.copy_(mean)
         std = _safe_std(variance.sqrt())
         std[1:] = std[1:].clamp_min(FRACTION_STD_FLOOR)
+        std[0] = std[0] / self.response_weight  # a wider response in network space: see the class docstring
         self.feature_std.copy_(std)
         self.threshold_mev.copy_(smallest * THRESHOLD_MARGIN if torch.isfinite(smallest) else 0.0)
         # log(arithmetic mean fraction + alpha) per feature (the response's entry unused): the generator

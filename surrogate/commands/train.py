@@ -64,7 +64,8 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               help="Reader option for --data, repeatable (e.g. card=dataset.toml, binning=ds1.xml).")
 @click.option("--model-option", "model_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
               help="Preprocessing setting of the data's domain, repeatable (maps: a=4 for s(x), epsilon=1e-3 for "
-                   "the log transform; showers: alpha=1e-6, cell_noise=1.5 for per-cell generator noise). "
+                   "the log transform; showers: alpha=1e-6, cell_noise=1.5 for per-cell generator noise, "
+                   "response_weight=3 to weigh E_tot/E_inc more). "
                    "See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,

@@ -53,17 +53,12 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
 
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
-    options = model_options(config, {"alpha": float, "cell_noise": float, "response_weight": float}, "showers")
+    options = model_options(config, {"alpha": "positive", "cell_noise": "non-negative",
+                                     "response_weight": "positive"}, "showers")
     alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
-    if not alpha > 0:
-        raise SurrogateError(f"model option alpha must be positive, not {alpha}")
-    if not cell_noise >= 0:
-        raise SurrogateError(f"model option cell_noise must be >= 0, not {cell_noise}")
+    response_weight = options.get("response_weight", 1.0)
     if cell_noise > 0 and arch != "dense":
         raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
-    response_weight = options.get("response_weight", 1.0)
-    if not response_weight > 0:
-        raise SurrogateError(f"model option response_weight must be positive, not {response_weight}")
     preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha, response_weight=response_weight)
     if train_events is not None:
         if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:

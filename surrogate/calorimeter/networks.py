@@ -107,9 +107,9 @@ class SimplexHead(nn.Module):
         head = cls(preprocessor.groups, preprocessor.alpha)
         head.feature_mean.copy_(preprocessor.feature_mean)
         head.feature_std.copy_(preprocessor.feature_std)
-        offset = getattr(preprocessor, "mean_fraction_logits", None)  # set by fit; else a checkpoint fills it
+        offset = preprocessor.mean_fraction_logits  # set by fit; for a loaded model the checkpoint fills it
         head.logit_offset.copy_(preprocessor.feature_mean[1:] if offset is None else offset[1:])
-        head.response_scale.fill_(getattr(preprocessor, "response_weight", 1.0))
+        head.response_scale.fill_(preprocessor.response_weight)
         return head
 
     def _cell_fractions(self, logits: torch.Tensor) -> torch.Tensor:

@@ -71,6 +71,7 @@ class ShowerPreprocessor(nn.Module):
                  response_weight: float = 1.0):
         super().__init__()
         self.response_weight = response_weight
+        self.mean_fraction_logits: torch.Tensor | None = None  # log(mean fraction + alpha), set by fit
         groups = torch.as_tensor(np.asarray(groups), dtype=torch.long)
         self.n_groups = int(groups.max()) + 1
         self.n_values = len(groups)

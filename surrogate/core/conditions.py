@@ -16,15 +16,16 @@ def read_conditions(path: Path, condition_names: tuple[str, ...], reader_options
 
     Data files come first because a .npy file may be either: a map stack (M, P, P) is data, a
     (N, C) array a table."""
-    from surrogate.core.domain import available_domains, domain_for_file, read_options
+    from surrogate.core.domain import domain_for_file, find_domain, read_options
 
     if not path.is_file():
         raise SurrogateError("no such file", path)
-    is_data = any(domain.detect(path) for domain in available_domains().values())
-    if not is_data and path.suffix.lower() in TABLE_SUFFIXES:
+    domain = find_domain(path)
+    if domain is None and path.suffix.lower() in TABLE_SUFFIXES:
         table = _read_table(path)
     else:
-        chunks = list(domain_for_file(path).iter_read(path, **read_options(reader_options)))
+        domain = domain or domain_for_file(path)  # raises: neither data nor a table
+        chunks = list(domain.iter_read(path, **read_options(reader_options)))
         if chunks and chunks[0].condition_names != condition_names:
             raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
                                  f"{', '.join(condition_names)}", path)

@@ -207,18 +207,26 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return dataclasses.replace(config, optim=resolved)
 
 
-def model_options(config: ModelConfig, accepted: dict[str, type], domain: str) -> dict[str, Any]:
-    """``config.options`` converted to the types in ``accepted`` (name -> type); an unknown name or a
-    value of the wrong type is a SurrogateError naming what ``domain`` accepts."""
+#: The ranges a model option may be declared with: name -> (test, wording for the error).
+OPTION_RANGES = {"positive": (lambda value: value > 0, "positive"), "non-negative": (lambda value: value >= 0, ">= 0")}
+
+
+def model_options(config: ModelConfig, accepted: dict[str, str], domain: str) -> dict[str, float]:
+    """``config.options`` as numbers; ``accepted`` maps each option ``domain`` knows to its range (a key of
+    :data:`OPTION_RANGES`). An unknown name, a non-number or a value out of range is a SurrogateError."""
     known = ", ".join(accepted) or "none"
     values = {}
     for name, text in config.options.items():
         if name not in accepted:
             raise SurrogateError(f"unknown model option {name!r} for {domain} (accepted: {known})")
         try:
-            values[name] = accepted[name](text)
+            value = float(text)
         except ValueError:
-            raise SurrogateError(f"model option {name}={text!r}: expected {accepted[name].__name__}") from None
+            raise SurrogateError(f"model option {name}={text!r}: expected float") from None
+        in_range, wording = OPTION_RANGES[accepted[name]]
+        if not in_range(value):
+            raise SurrogateError(f"model option {name} must be {wording}, not {value}")
+        values[name] = value
     return values
 
 

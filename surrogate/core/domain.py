@@ -289,6 +289,11 @@ def domain_named(name: str) -> Domain:
     return domains[name]
 
 
+def find_domain(path: Path) -> Domain | None:
+    """The domain whose layout the existing file ``path`` is in, or None."""
+    return next((domain for domain in available_domains().values() if domain.detect(path)), None)
+
+
 def domain_for_file(path: str | os.PathLike) -> Domain:
     """The domain whose layout ``path`` is in; a one-line SurrogateError if none is."""
     path = Path(path)
@@ -296,10 +301,10 @@ def domain_for_file(path: str | os.PathLike) -> Domain:
         raise SurrogateError("no such file", path)
     if not path.is_file():
         raise SurrogateError("not a file", path)
-    for domain in available_domains().values():
-        if domain.detect(path):
-            return domain
-    raise SurrogateError("not in any layout surrogate knows (see `surrogate inspect --help`)", path)
+    domain = find_domain(path)
+    if domain is None:
+        raise SurrogateError("not in any layout surrogate knows (see `surrogate inspect --help`)", path)
+    return domain
 
 
 def read_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -99,10 +99,7 @@ def _check(config) -> tuple[str, float | None]:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
     name = TRANSFORM_PARAMETER[transform]
-    parameter = model_options(config, {name: float}, f"maps with the {transform} transform").get(name)
-    if parameter is not None and not parameter > 0:
-        raise SurrogateError(f"model option {name} must be positive, not {parameter}")
-    return transform, parameter
+    return transform, model_options(config, {name: "positive"}, f"maps with the {transform} transform").get(name)
 
 
 def build_model(layout: dict, config, train_events: EventSet | None = None) -> tuple:

@@ -168,7 +168,7 @@ def test_simulate_command_writes_the_layout_and_is_reproducible(tmp_path):
 def test_parameter_sweeps_shard_and_merge_into_the_unsharded_file(tmp_path):
     sweep = ["--omega-m", "0.2:0.4", "--sigma8", "0.7:0.9", "--runs", "4", "--seed", "2", "--no-density"]
     whole = simulate(tmp_path, "whole.h5", *sweep)
-    parts = [simulate(tmp_path, f"part{i}.h5", *sweep, "--shard", f"{i}/2") for i in range(2)]
+    parts = [simulate(tmp_path, f"part{i}.h5", *sweep, "--shard", f"{i}/2") for i in (1, 2)]
     DOMAIN.merge(parts, tmp_path / "merged.h5")
     with h5py.File(whole) as a, h5py.File(tmp_path / "merged.h5") as b:
         for key in ("maps", "parameters", "map_run", "run_seeds"):
@@ -190,6 +190,10 @@ def test_bad_options_give_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["simulate", "nbody", "--redshift", "30", "--out", str(tmp_path / "x.h5")])
     assert "z_init" in capsys.readouterr().err
+    for shard, message in (("0/2", "I must be between 1 and N"), ("3/3", "leaves some empty")):
+        with pytest.raises(SystemExit):  # shards count from 1, as for `simulate calorimeter`
+            main(["simulate", "nbody", "--runs", "2", "--shard", shard, "--out", str(tmp_path / "x.h5")])
+        assert message in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
 
 

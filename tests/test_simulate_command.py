@@ -10,7 +10,8 @@ from shower_samples import run_cli
 from surrogate.calorimeter import simulate_command
 from surrogate.calorimeter.domain import DOMAIN
 from surrogate.calorimeter.geometry import get_geometry
-from surrogate.calorimeter.simulate_command import parse_energies, parse_shard, shard_blocks
+from surrogate.calorimeter.simulate_command import parse_energies, shard_blocks
+from surrogate.commands.shards import parse_shard
 from surrogate.errors import SurrogateError
 
 #: What our simulator divides ds2 silicon energy by (measured; Geant4 files used 0.033).

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.shards import parse_shard
 from surrogate.errors import SurrogateError
 
 #: Showers simulated together (one call of the simulator, one seed). Part of the production's
@@ -102,19 +103,6 @@ def parse_energies(energy_gev: float | None, energy_range: str | None) -> tuple[
     if not (0 < low <= high and math.isfinite(high)):
         raise SurrogateError(f"incident energies must be positive and LO <= HI (got {low}:{high} GeV)")
     return low, high
-
-
-def parse_shard(shard: str | None) -> tuple[int, int]:
-    """(I, N) from ``I/N`` with 1 <= I <= N; (1, 1) when unset."""
-    if shard is None:
-        return 1, 1
-    try:
-        index, count = (int(part) for part in shard.split("/"))
-    except ValueError:
-        raise SurrogateError(f"--shard {shard!r}: expected I/N, e.g. 3/10") from None
-    if not 1 <= index <= count:
-        raise SurrogateError(f"--shard {shard!r}: I must be between 1 and N")
-    return index, count
 
 
 def shard_blocks(events: int, shard_index: int, shard_count: int) -> list[tuple[int, int, int]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from surrogate.commands.shards import parse_shard
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
 
@@ -23,20 +24,13 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
-def parse_shard(text: str | None, runs: int) -> list[int]:
-    """The run indices of shard ``I/N`` (contiguous blocks, I counted from 0); all runs when None."""
-    if text is None:
-        return list(range(runs))
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise SurrogateError(f"--shard takes I/N (e.g. 0/4), not {text!r}") from None
-    if not 0 <= index < count:
-        raise SurrogateError(f"--shard {text}: need 0 <= I < N")
+def shard_runs(shard: str | None, runs: int) -> list[int]:
+    """The run indices of shard ``I/N`` (the I-th, from 1, of N contiguous blocks); all runs when None."""
+    index, count = parse_shard(shard)
     if count > runs:
-        raise SurrogateError(f"--shard {text}: {count} shards for {runs} runs leaves some empty")
+        raise SurrogateError(f"--shard {shard}: {count} shards for {runs} runs leaves some empty")
     bounds = [round(runs * part / count) for part in range(count + 1)]
-    return list(range(bounds[index], bounds[index + 1]))
+    return list(range(bounds[index - 1], bounds[index]))
 
 
 @click.command("nbody")
@@ -60,7 +54,7 @@ def parse_shard(text: str | None, runs: int) -> list[int]:
 @click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
 @click.option("--runs", type=int, default=1, show_default=True,
               help="Number of boxes; with ranges, each gets its own parameter point and phases.")
-@click.option("--shard", default=None, help="Run only shard I/N of the runs (I from 0); merge with `surrogate merge`.")
+@click.option("--shard", default=None, help="Run only the I-th (1..N) of N equal parts of the runs; merge with `surrogate merge`.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
 @click.option("--z-init", type=float, default=19.0, show_default=True, help="Redshift of the 2LPT initial conditions.")
 @click.option("--mesh-factor", type=int, default=2, show_default=True,
@@ -92,7 +86,7 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, 
                            mesh_factor=mesh_factor, lpt_order=int(lpt_order), n_maps=n_maps, map_size=map_size,
                            transfer=transfer, keep_density=density)
     points = latin_hypercube(ranges, runs, seed)
-    selected = parse_shard(shard, runs)
+    selected = shard_runs(shard, runs)
     seeds = [seed if runs == 1 else run_seed(seed, index) for index in range(runs)]
     fixed = {"omega_b": omega_b, "h": hubble, "n_s": n_s}
     rows = [tuple(float(points[name][index]) for name in VARIED_PARAMETERS) for index in selected]

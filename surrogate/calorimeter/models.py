@@ -54,7 +54,8 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
     options = model_options(config, {"alpha": "positive", "cell_noise": "non-negative",
-                                     "response_weight": "positive"}, "showers")
+                                     "noise_profile": "non-negative", "response_weight": "positive",
+                                     "critic_features": "non-negative"}, "showers")
     alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
     response_weight = options.get("response_weight", 1.0)
     if cell_noise > 0 and arch != "dense":
@@ -65,6 +66,8 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
             raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "
                                  f"geometry {geometry.name!r} has {geometry.n_values}")
         preprocessor.fit(train_events.events, train_events.conditions)
+        if cell_noise > 0 and options.get("noise_profile", 0) > 0:
+            cell_noise = cell_noise * cell_noise_profile(geometry, preprocessor, train_events)
     n_features, n_conditions = preprocessor.n_features, preprocessor.n_conditions
     sizes = dict(width=config.generator_width, depth=config.depth, conditioning=config.generator_conditioning,
                  head=networks.SimplexHead.like(preprocessor))
@@ -75,12 +78,61 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         critic = networks.ConvCritic(n_conditions, grid, **critic_sizes)
     elif arch == "layer-streams":
         generator = networks.LayerStreamGenerator(config.latent_dim, n_conditions, groups, **sizes)
-        critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
     else:
         generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, cell_noise=cell_noise,
                                             **sizes)
-        critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups, **critic_sizes)
+    if arch != "conv":
+        physics = shower_features(geometry, preprocessor, train_events) if options.get("critic_features") else None
+        critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups,
+                                      physics=physics, **critic_sizes)
     return preprocessor, generator, critic
+
+
+def shower_features(geometry: Geometry, preprocessor, events: EventSet | None, max_events: int = 4000):
+    """The critic's :class:`~surrogate.calorimeter.networks.ShowerFeatures` for ``geometry``, standardised
+    on up to ``max_events`` training showers (left unfitted without them: a checkpoint fills it)."""
+    import torch
+
+    from surrogate.calorimeter.networks import ShowerFeatures
+
+    coordinates = {name: np.zeros(geometry.n_values) for name in ("x_mm", "y_mm", "r_mm")}
+    is_cell = np.zeros(geometry.n_values)
+    for layer, cells in zip(geometry.layers, geometry.layer_slices()):
+        if layer.size:
+            centers = layer.cell_centers()
+            for name, values in coordinates.items():
+                values[cells] = centers[name]
+            is_cell[cells] = 1.0
+    features = ShowerFeatures(preprocessor, coordinates["x_mm"], coordinates["y_mm"], coordinates["r_mm"], is_cell)
+    if events is not None:
+        rows = slice(0, min(len(events), max_events))
+        energies = torch.as_tensor(np.asarray(events.events[rows], dtype=np.float64)).reshape(-1, geometry.n_values)
+        x, _ = preprocessor(energies, torch.as_tensor(np.asarray(events.conditions[rows], dtype=np.float64)))
+        features.fit(x.float())
+    return features
+
+
+def cell_noise_profile(geometry: Geometry, preprocessor, events: EventSet, max_events: int = 4000) -> torch.Tensor:
+    """Per event entry, how much its log fraction varies on its own, in the head's raw units.
+
+    In a polar layer that is the spread over showers of a cell's log fraction minus the mean over the
+    angular cells of its ring: the unevenness of the angular sharing, small in the dense core and large
+    where cells are hit now and then. Elsewhere (Cartesian layers, overflow) it is the cell's plain
+    spread. Divided by the feature's standard deviation, it is the noise scale that gives each cell's
+    logit the independent variation of real showers (model option ``noise_profile=1``).
+    """
+    import torch
+
+    rows = slice(0, min(len(events), max_events))
+    energies = torch.as_tensor(np.asarray(events.events[rows], dtype=np.float64)).reshape(-1, geometry.n_values)
+    incident = torch.as_tensor(np.asarray(events.conditions[rows, 0], dtype=np.float64))
+    logs = preprocessor.raw_features(energies, incident)[:, 1 + preprocessor.n_groups:]
+    spread = logs.std(dim=0)
+    for layer, cells in zip(geometry.layers, geometry.layer_slices()):
+        if isinstance(layer, PolarLayer) and layer.size and layer.n_alpha > 1:
+            block = logs[:, cells].reshape(len(logs), *layer.shape)  # (events, angles, radii)
+            spread[cells] = (block - block.mean(dim=1, keepdim=True)).std(dim=0).reshape(-1)
+    return (spread / preprocessor.feature_std[1 + preprocessor.n_groups:]).float()
 
 
 def _bands(n_layers: int) -> list[tuple[int, int]]:

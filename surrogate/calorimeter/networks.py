@@ -120,11 +120,12 @@ class SimplexHead(nn.Module):
         sums = weights.new_zeros(len(logits), self.n_groups).index_add_(1, self.groups, weights)
         return weights / sums[:, self.groups]
 
-    def add_cell_noise(self, scale: float) -> int:
+    def add_cell_noise(self, scale: float | torch.Tensor) -> int:
         """Add independent Gaussian noise to every cell's logit, with a learned scale per cell (initially
-        ``scale``); returns the number of noise inputs that :meth:`forward` then takes."""
+        ``scale``: one value, or one per cell); returns the number of noise inputs :meth:`forward` takes."""
         n_cells = len(self.groups)
-        self.noise_log_scale = nn.Parameter(torch.full((n_cells,), math.log(scale)))
+        initial = torch.as_tensor(scale, dtype=torch.float32).expand(n_cells).clamp_min(1e-3)
+        self.noise_log_scale = nn.Parameter(initial.log().clone())
         return n_cells
 
     def forward(self, raw: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,23 +144,26 @@ class SimplexHead(nn.Module):
 class DenseGenerator(nn.Module):
     """z (N, latent_dim), c (N, C) -> x (N, n_features) through a conditional MLP.
 
-    cell_noise > 0: the head adds independent noise to every cell's logit (initial scale ``cell_noise``,
-    learned per cell), drawn as extra entries of z, so ``self.latent_dim`` is latent_dim + n_values. A
+    cell_noise: a scale > 0 (or one per cell) makes the head add independent noise to every cell's logit
+    (that initial scale, learned per cell), drawn as extra entries of z, so ``self.latent_dim`` is
+    latent_dim + n_values. A
     low-dimensional z alone cannot make the independent, rarely hit outer cells of real showers: the
     critic then pushes them all to empty and the showers come out far too narrow.
     """
 
     def __init__(self, latent_dim: int, n_conditions: int, n_features: int, width: int, depth: int,
-                 conditioning: str = "concat", head: nn.Module | None = None, cell_noise: float = 0.0):
+                 conditioning: str = "concat", head: nn.Module | None = None,
+                 cell_noise: float | torch.Tensor = 0.0):
         super().__init__()
-        if cell_noise > 0 and not isinstance(head, SimplexHead):
+        noisy = bool(torch.as_tensor(cell_noise).gt(0).any())
+        if noisy and not isinstance(head, SimplexHead):
             raise ValueError("cell noise needs a SimplexHead")
         self.latent_dim = latent_dim
         self.body = ConditionalMLP(latent_dim + n_conditions, n_conditions, _widths(width, depth, True), conditioning)
         self.out = nn.Linear(self.body.n_outputs, n_features)
         self.head = head or nn.Identity()
         self.n_body_latent = latent_dim
-        if cell_noise > 0:  # z carries, after the MLP's latent_dim entries, one noise value per cell
+        if noisy:  # z carries, after the MLP's latent_dim entries, one noise value per cell
             self.latent_dim = latent_dim + self.head.add_cell_noise(cell_noise)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -184,30 +188,90 @@ class CriticHead(nn.Module):
         return score
 
 
+class ShowerFeatures(nn.Module):
+    """What a physicist histograms, computed differentiably from network-space showers for the critic.
+
+    Per layer with cells: the energy-weighted centroid in x and y, mean radius and radial width (mm),
+    and log of the effective number of hit cells, 1 / sum p_i^2 over the layer's cell fractions p_i
+    (small when one cell holds the layer, large when energy is shared evenly: it measures both the
+    sparsity and the angular sharing within rings). Each feature is standardised with constants fitted
+    on training showers (:meth:`fit`). A critic fed these sees at once what it would otherwise have to
+    learn from thousands of cells.
+    """
+
+    N_PER_LAYER = 5
+
+    def __init__(self, preprocessor, x_mm, y_mm, r_mm, is_cell):
+        super().__init__()
+        self.n_groups = preprocessor.n_groups
+        self.alpha = preprocessor.alpha
+        self.register_buffer("groups", preprocessor.groups.clone())
+        self.register_buffer("cell_mean", preprocessor.feature_mean[1 + self.n_groups:].float().clone())
+        self.register_buffer("cell_std", preprocessor.feature_std[1 + self.n_groups:].float().clone())
+        for name, values in (("x_mm", x_mm), ("y_mm", y_mm), ("r_mm", r_mm)):
+            self.register_buffer(name, torch.as_tensor(values, dtype=torch.float32))
+        self.register_buffer("is_cell", torch.as_tensor(is_cell, dtype=torch.float32))
+        n_features = self.N_PER_LAYER * self.n_groups
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_std", torch.ones(n_features))
+        self.n_features = n_features
+
+    def _sums(self, values: torch.Tensor) -> torch.Tensor:
+        return values.new_zeros(len(values), self.n_groups).index_add_(1, self.groups, values)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 5 K) unstandardised features of network-space showers x (N, 1 + K + n_values)."""
+        logs = x[:, 1 + self.n_groups:].float() * self.cell_std + self.cell_mean
+        share = (torch.exp(logs) - self.alpha).clamp_min(0) * self.is_cell
+        p = share / self._sums(share)[:, self.groups].clamp_min(1e-12)
+        x_mean, y_mean = self._sums(p * self.x_mm), self._sums(p * self.y_mm)
+        r_mean = self._sums(p * self.r_mm)
+        r_width = (self._sums(p * self.r_mm.square()) - r_mean.square()).clamp_min(0).add(1.0).sqrt()
+        effective_cells = torch.log(1.0 / self._sums(p.square()).clamp_min(1e-6))
+        return torch.cat([x_mean, y_mean, r_mean, r_width, effective_cells], dim=1)
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> "ShowerFeatures":
+        features = self.raw(x)
+        self.feature_mean.copy_(features.mean(dim=0))
+        self.feature_std.copy_(features.std(dim=0).clamp_min(1e-3))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.raw(x) - self.feature_mean) / self.feature_std
+
+
 class DenseCritic(nn.Module):
     """x (N, n_features), c (N, C) -> scores (N,) through an MLP (condition concatenated or projected).
 
     The first ``n_summary`` features (the response and layer fractions) also go through a small
     side branch joined before the head: in the main MLP they are a handful of inputs among thousands
-    of cells, and the critic would otherwise be slow to notice a wrong energy distribution.
+    of cells, and the critic would otherwise be slow to notice a wrong energy distribution. With
+    ``physics`` (:class:`ShowerFeatures`) the side branch also sees each layer's centroids, widths and
+    effective number of hit cells.
     """
 
     def __init__(self, n_features: int, n_conditions: int, width: int, depth: int, conditioning: str = "concat",
-                 n_summary: int = 0):
+                 n_summary: int = 0, physics: ShowerFeatures | None = None):
         super().__init__()
         self.concat = conditioning == "concat"
         self.n_summary = n_summary
+        self.physics = physics
         extra = n_conditions if self.concat else 0
         widths = _widths(width, depth, False)
         self.body = ConditionalMLP(n_features + extra, n_conditions, widths, "none")
-        self.summary = ConditionalMLP(n_summary + extra, n_conditions, [width, width], "none") if n_summary else None
-        self.head = CriticHead(self.body.n_outputs + (width if n_summary else 0), n_conditions, conditioning)
+        n_side = n_summary + (physics.n_features if physics is not None else 0)
+        self.summary = ConditionalMLP(n_side + extra, n_conditions, [width, width], "none") if n_side else None
+        self.head = CriticHead(self.body.n_outputs + (width if n_side else 0), n_conditions, conditioning)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         with_c = (lambda h: torch.cat([h, c], dim=1)) if self.concat else (lambda h: h)
         h = self.body(with_c(x), c)
         if self.summary is not None:
-            h = torch.cat([h, self.summary(with_c(x[:, :self.n_summary]), c)], dim=1)
+            side = x[:, :self.n_summary]
+            if self.physics is not None:
+                side = torch.cat([side, self.physics(x)], dim=1)
+            h = torch.cat([h, self.summary(with_c(side), c)], dim=1)
         return self.head(h, c)
 
 

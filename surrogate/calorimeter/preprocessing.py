@@ -104,7 +104,8 @@ class ShowerPreprocessor(nn.Module):
     def _group_sizes(self) -> torch.Tensor:
         return torch.bincount(self.groups, minlength=self.n_groups)
 
-    def _raw_features(self, events: torch.Tensor, incident_mev: torch.Tensor) -> torch.Tensor:
+    def raw_features(self, events: torch.Tensor, incident_mev: torch.Tensor) -> torch.Tensor:
+        """Unstandardised features: log(response + alpha), then log(fraction + alpha) of layers and cells."""
         cells = events.reshape(len(events), -1).clamp_min(0)
         layer_mev = self._group_sums(cells)
         total_mev = layer_mev.sum(dim=1, keepdim=True)
@@ -130,7 +131,7 @@ class ShowerPreprocessor(nn.Module):
         for start in range(0, len(events), chunk_events):
             chunk = torch.as_tensor(np.asarray(events[start:start + chunk_events], dtype=np.float64))
             chunk = chunk.reshape(len(chunk), -1)
-            features = self._raw_features(chunk, conditions[start:start + chunk_events, 0])
+            features = self.raw_features(chunk, conditions[start:start + chunk_events, 0])
             total += features.sum(dim=0)
             total_sq += features.square().sum(dim=0)
             total_linear += (torch.exp(features) - self.alpha).clamp_min(0).sum(dim=0)
@@ -158,7 +159,7 @@ class ShowerPreprocessor(nn.Module):
     def forward(self, events: torch.Tensor, conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Physical showers (N, n_values) MeV and conditions (N, C) -> network space (x, c)."""
         dtype = events.dtype
-        features = self._raw_features(events, conditions[:, 0].to(dtype))
+        features = self.raw_features(events, conditions[:, 0].to(dtype))
         x = (features - self.feature_mean.to(dtype)) / self.feature_std.to(dtype)
         return x, self.transform_conditions(conditions.to(dtype))
 

@@ -3,9 +3,10 @@ from surrogate.commands.benchmark import benchmark
 from surrogate.commands.generate import generate
 from surrogate.commands.inspect import inspect
 from surrogate.commands.merge import merge
+from surrogate.commands.models import models
 from surrogate.commands.quickstart import quickstart
 from surrogate.commands.simulate import simulate
 from surrogate.commands.train import train
 from surrogate.commands.validate import validate
 
-COMMANDS = [simulate, inspect, merge, train, generate, validate, benchmark, quickstart]
+COMMANDS = [simulate, inspect, merge, train, generate, validate, benchmark, models, quickstart]

@@ -159,6 +159,11 @@ def to_dict(config) -> dict[str, Any]:
 
 def read_config_file(path: str | os.PathLike) -> TrainConfig:
     """A TrainConfig from a ``.toml`` or ``.json`` file (missing keys keep their defaults)."""
+    return from_dict(TrainConfig, read_config_values(path), path)
+
+
+def read_config_values(path: str | os.PathLike) -> dict[str, Any]:
+    """The nested tables of a ``.toml`` or ``.json`` config file, as written (not checked yet)."""
     path = Path(path)
     try:
         text = path.read_bytes()
@@ -173,7 +178,7 @@ def read_config_file(path: str | os.PathLike) -> TrainConfig:
     except (ValueError, UnicodeDecodeError) as error:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise SurrogateError(f"not a valid {kind} config: {error}", path) from None
-    return from_dict(TrainConfig, values, path)
+    return values
 
 
 def resolve(config: TrainConfig) -> TrainConfig:

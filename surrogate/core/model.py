@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from surrogate import pretrained
 from surrogate.core import checkpoint
 from surrogate.core.config import TrainConfig, from_dict
 from surrogate.core.domain import Domain, EventSet, domain_named
@@ -130,14 +131,21 @@ class Surrogate:
 
 
 def export_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
-    """The export file of a run: ``best`` falls back to ``last`` before any validation ran."""
+    """The export file of a run: ``best`` falls back to ``last`` before any validation ran.
+
+    ``run_dir`` may also be an export file, or the name of a shipped model (``surrogate models``) when
+    no file or directory of that name exists.
+    """
+    if not Path(run_dir).exists() and pretrained.is_shipped(str(run_dir)):
+        return pretrained.export_file(str(run_dir))
     run_dir = Path(run_dir)
     if run_dir.is_file():
         return run_dir
     if which not in checkpoint.EXPORT_FILES:
         raise SurrogateError(f"unknown checkpoint {which!r}; choose {' or '.join(checkpoint.EXPORT_FILES)}")
     if not run_dir.is_dir():
-        raise SurrogateError("no such run directory", run_dir)
+        shipped = ", ".join(pretrained.names()) or "none"
+        raise SurrogateError(f"no such run directory, export file or shipped model (shipped: {shipped})", run_dir)
     path = run_dir / checkpoint.EXPORT_FILES[which]
     if which == "best" and not path.exists():
         path = run_dir / checkpoint.EXPORT_FILES["last"]
@@ -147,7 +155,8 @@ def export_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
 
 
 def load(run_dir: str | os.PathLike, *, which: str = "best", device: str | torch.device = "cpu") -> Surrogate:
-    """The surrogate saved in ``run_dir`` (a run directory or an export ``.pt`` file).
+    """The surrogate saved in ``run_dir`` (a run directory, an export ``.pt`` file, or a shipped model's
+    name such as ``"ds2-electron"``).
 
     which: ``best`` (the export with the best quick validation, the default) or ``last``.
     """
@@ -163,6 +172,8 @@ def load(run_dir: str | os.PathLike, *, which: str = "best", device: str | torch
         first_line = str(error).splitlines()[0]
         raise SurrogateError(f"weights do not fit the {domain.name} model: {first_line}", path) from None
     metadata = {key: export[key] for key in ("step", "samples", "validation", "library_version")}
+    if path.parent.parent == pretrained.HERE:
+        metadata["card"] = pretrained.card(path.parent.name)
     model = Surrogate(domain, export["layout"], config, tuple(export["condition_names"]),
                       tuple(export["event_shape"]), preprocessor, generator, metadata)
     return model.to(device)

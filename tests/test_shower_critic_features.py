@@ -93,3 +93,17 @@ def test_fidelity_options_refuse_negative_values(option):
     sizes = dict(latent_dim=4, generator_width=8, critic_width=8, depth=1)
     with pytest.raises(SurrogateError, match=option):
         build_model(TINY_GEOMETRY, ModelConfig(arch="dense", options={option: "-1"}, **sizes), tiny_showers(50, 1))
+
+
+def test_training_summaries_width_and_cell_energy_have_known_values():
+    from surrogate.calorimeter.models import training_summaries
+
+    r_mm = TINY_GEOMETRY.layers[0].cell_centers()["r_mm"]  # 2.5, 7.5, 15 mm per angle
+    cells = np.zeros((2, TINY_GEOMETRY.n_values), dtype=np.float32)
+    cells[0, [0, CELLS + 2]] = 10.0  # radius 2.5 mm in layer 0, 15 mm in layer 1
+    cells[1, 5] = 1000.0  # one cell: no width
+    events = EventSet(np.array([[100.0], [2000.0]]), cells, ("incident_energy_mev",), {})
+    summaries = training_summaries(TINY_GEOMETRY, events)
+    np.testing.assert_allclose(summaries["radial_width_mm"], [(r_mm[2] - r_mm[0]) / 2, 0.0], atol=1e-9)
+    np.testing.assert_allclose(summaries["mean_log10_cell_energy_mev"], [1.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(summaries["etot_over_einc"], [0.2, 0.5], rtol=1e-6)

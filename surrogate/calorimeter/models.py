@@ -145,7 +145,8 @@ def training_summaries(geometry: Geometry, events: EventSet) -> dict[str, np.nda
     """Cheap per-shower numbers for the quick validation during training (name -> (N,) float64).
 
     ``etot_over_einc`` (recorded over incident energy), energy in up to five bands of consecutive
-    layers (MeV), the number of cells above zero, and the energy-weighted mean layer index.
+    layers (MeV), the number of cells above zero, the energy-weighted mean layer index, radial width
+    (mm, all layers together) and mean log10 energy of the hit cells (the cell-energy spectrum).
     """
     energies = np.asarray(events.events, dtype=np.float64).reshape(len(events), -1)
     incident = np.asarray(events.conditions[:, 0], dtype=np.float64)
@@ -160,4 +161,20 @@ def training_summaries(geometry: Geometry, events: EventSet) -> dict[str, np.nda
     cell_total = layer_mev.sum(axis=1)
     depth = layer_mev @ np.arange(len(geometry.layers), dtype=np.float64)
     out["mean_layer_index"] = np.divide(depth, cell_total, out=np.zeros_like(depth), where=cell_total > 0)
+    cells = energies[:, :geometry.n_cells]
+    r_mm = np.concatenate([np.asarray(layer.cell_centers()["r_mm"]) for layer in geometry.layers if layer.size])
+    r_mean = _weighted_mean(cells, r_mm, cell_total)
+    r_square = _weighted_mean(cells, r_mm ** 2, cell_total)
+    out["radial_width_mm"] = np.sqrt(np.clip(r_square - r_mean ** 2, 0, None))
+    hits = cells > 0
+    log_energy = np.log10(np.where(hits, cells, 1.0)).sum(axis=1)
+    n_hits = hits.sum(axis=1)
+    out["mean_log10_cell_energy_mev"] = np.divide(log_energy, n_hits, out=np.zeros_like(log_energy),
+                                                  where=n_hits > 0)
     return out
+
+
+def _weighted_mean(cells: np.ndarray, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Per shower, the mean of ``values`` (one per cell) weighted by the cells' energies (0 if empty)."""
+    sums = cells @ values
+    return np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)

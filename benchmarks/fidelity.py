@@ -82,8 +82,7 @@ TARGETS = {
 
 #: Sources whose content decides what the simulator produces: a change to any of them refreshes the cache.
 _SIMULATOR_SOURCES = ("surrogate/calorimeter/shower", "surrogate/calorimeter/geometry.py",
-                      "surrogate/calorimeter/materials.py", "surrogate/calorimeter/simulate_command.py",
-                      "surrogate/calorimeter/formats")
+                      "surrogate/calorimeter/materials.py", "surrogate/calorimeter/simulate_command.py")
 
 
 def simulator_fingerprint() -> str:
@@ -160,10 +159,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return result
 
     reference_seed = recipe.reference_seed if args.reference_seed is None else args.reference_seed
-    reference = timed("simulate", lambda: (
-        simulated(args.cache, recipe, "train", recipe.train_events, recipe.train_seed, args.workers),
+    training_file, reference = timed("simulate", lambda: (
+        None if args.model else simulated(args.cache, recipe, "train", recipe.train_events, recipe.train_seed,
+                                          args.workers),
         simulated(args.cache, recipe, "reference", recipe.reference_events, reference_seed, args.workers)))
-    training_file, reference = reference
     device = str(resolve_device(args.device))
     args.out.mkdir(parents=True, exist_ok=True)
     config = None

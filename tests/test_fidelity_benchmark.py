@@ -62,7 +62,7 @@ def test_fidelity_benchmark_trains_validates_caches_and_ships(fidelity, tmp_path
     assert model.config.data == cached[[p.name.count("train") for p in cached].index(1)].name
     assert model.sample([1500.0]).shape == (1, 6480)
 
-    # a fresh reference for an existing model: the cached training file is reused, not simulated again
+    # a fresh reference for an existing model: nothing cached is simulated again
     mtimes = {path: path.stat().st_mtime_ns for path in cached}
     with one_torch_thread():
         fidelity.main(["--dataset", "toy", "--model", "toy", "--reference-seed", "7", "--cache", str(cache),

@@ -196,14 +196,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def ship(result: dict[str, Any], run_dir: Path, argv: list[str]) -> Path:
-    """Copy the run's best export into the package as the shipped model named after the dataset, with
-    its card: the data recipe, the command that made it, and the fidelity just measured."""
+def ship(result: dict[str, Any], model: Path, argv: list[str]) -> Path:
+    """Copy the validated export (``model``: a run directory or export file) into the package as the
+    shipped model named after the dataset, with its card: the data recipe, the training configuration
+    (``surrogate train --config`` reproduces it from the card alone), the command that validated it, and
+    the fidelity just measured."""
     from surrogate import pretrained
     from surrogate.core import checkpoint
     from surrogate.core.model import export_path
 
-    export = checkpoint.load(export_path(run_dir), checkpoint.EXPORT_KIND)
+    export = checkpoint.load(export_path(model), checkpoint.EXPORT_KIND)
     export["config"]["data"] = Path(export["config"]["data"]).name  # no local paths inside the package
     folder = pretrained.HERE / result["dataset"]
     folder.mkdir(exist_ok=True)
@@ -214,7 +216,7 @@ def ship(result: dict[str, Any], run_dir: Path, argv: list[str]) -> Path:
         "energy_range_gev": recipe["energy_range_gev"], "condition_names": export["condition_names"],
         "data": recipe, "step": export["step"], "samples": export["samples"],
         "command": "python benchmarks/fidelity.py " + " ".join(argv),
-        "config": result["config"] | {"data": export["config"]["data"]},
+        "config": export["config"],
         "fidelity": {key: result[key] for key in (
             "median_ratio", "worst_ratio", "worst", "classifier_auc", "ratios", "reference_seed", "n_reference",
             "commit", "date", "device", "torch_threads", "seconds")},
@@ -253,11 +255,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--seed", type=int, default=1, help="seed of generation and validation")
     parser.add_argument("--ship", action="store_true",
-                        help="store the trained model in the package as the shipped model of --dataset")
+                        help="store the validated model (trained here, or --model RUN) in the package as the "
+                             "shipped model of --dataset, with its card")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    if args.ship and args.model:
-        parser.error("--ship stores a model trained by this run; it does not combine with --model")
+    if args.ship and args.model and not Path(args.model).exists():
+        parser.error("--ship takes a model trained here or a run directory / export file (--model PATH)")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.out is None:
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown_row(result))
     print(f"wrote {path}")
     if args.ship:
-        print(f"shipped as {ship(result, args.out / 'run', argv)}")
+        print(f"shipped as {ship(result, Path(args.model) if args.model else args.out / 'run', argv)}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     With ``train_events`` the preprocessor is fitted to them; without, it has the right shapes and
     waits for ``load_state_dict``.
     """
+    import torch
+
     from surrogate.calorimeter import networks
     from surrogate.calorimeter.preprocessing import ALPHA, ShowerPreprocessor, value_groups
 
@@ -55,12 +57,18 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     groups = value_groups(geometry)
     options = model_options(config, {"alpha": "positive", "cell_noise": "non-negative",
                                      "noise_profile": "non-negative", "response_weight": "positive",
-                                     "critic_features": "non-negative"}, "showers")
+                                     "critic_features": "non-negative", "calibrate": "non-negative"}, "showers")
     alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
     response_weight = options.get("response_weight", 1.0)
     if cell_noise > 0 and arch != "dense":
         raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
-    preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha, response_weight=response_weight)
+    calibration = None
+    if options.get("calibrate"):
+        from surrogate.calorimeter.calibration import CellSpectrumCalibration, cell_mask_of
+
+        calibration = CellSpectrumCalibration(torch.as_tensor(groups), cell_mask_of(geometry, geometry.n_values))
+    preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha, response_weight=response_weight,
+                                      calibration=calibration)
     if train_events is not None:
         if train_events.events.reshape(len(train_events), -1).shape[1] != geometry.n_values:
             raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "

@@ -23,7 +23,7 @@ come out as exact zeros, as a detector's readout threshold would make them.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -61,6 +61,8 @@ class ShowerPreprocessor(nn.Module):
     groups: (n_values,) layer group of each event entry (:func:`value_groups`).
     log_conditions: per condition column, whether its logarithm is taken (energies) before
         standardising.
+    calibration: a :class:`~surrogate.calorimeter.calibration.CellSpectrumCalibration` applied to the
+        inverse's showers once fitted (:meth:`fit_output_calibration`), or None.
     response_weight: the response feature is standardised to a standard deviation of this, not 1.
         A gradient-penalised critic has a gradient norm of about 1 to spend over all 1 + K + n_values
         inputs and spends it on the thousands of cells; widening the one response input makes its
@@ -68,8 +70,9 @@ class ShowerPreprocessor(nn.Module):
     """
 
     def __init__(self, groups: np.ndarray, log_conditions: Sequence[bool], alpha: float = ALPHA,
-                 response_weight: float = 1.0):
+                 response_weight: float = 1.0, calibration: nn.Module | None = None):
         super().__init__()
+        self.calibration = calibration  # applied last in inverse(); fitted by fit_output_calibration
         self.response_weight = response_weight
         self.mean_fraction_logits: torch.Tensor | None = None  # log(mean fraction + alpha), set by fit
         groups = torch.as_tensor(np.asarray(groups), dtype=torch.long)
@@ -178,7 +181,26 @@ class ShowerPreprocessor(nn.Module):
         # the energy of the cells set to 0 goes back to the layer's other cells: E_k and E_tot stay as generated
         kept = self._group_sums(cells)
         scale = torch.where(kept > 0, layer_mev / kept.clamp_min(1e-30), torch.zeros_like(kept))
-        return cells * scale[:, self.groups]
+        cells = cells * scale[:, self.groups]
+        return cells if self.calibration is None else self.calibration(cells, conditions[:, 0])
+
+    @torch.no_grad()
+    def fit_output_calibration(self, sample: Callable[[torch.Tensor], torch.Tensor], events: np.ndarray,
+                               conditions: np.ndarray, batch_size: int = 1024) -> None:
+        """Fit the calibration (if any) so that showers generated at ``conditions`` get the cell spectrum
+        of the training ``events`` (N, n_values) MeV. ``sample(conditions) -> x`` runs the generator on
+        physical conditions (a tensor on this module's device) and returns network-space showers."""
+        if self.calibration is None:
+            return
+        device = self.feature_mean.device
+        self.calibration.active.fill_(False)
+        generated = []
+        for start in range(0, len(conditions), batch_size):
+            c = torch.as_tensor(np.asarray(conditions[start:start + batch_size]), dtype=torch.float32, device=device)
+            generated.append(self.inverse(sample(c).float(), c))
+        target = torch.as_tensor(np.asarray(events), dtype=torch.float32, device=device).reshape(len(events), -1)
+        incident = torch.as_tensor(np.asarray(conditions)[:, 0], device=device)
+        self.calibration.fit(torch.cat(generated), target, incident)
 
 
 def _normalise(fractions: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,9 @@ from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
 
+#: Training events on which a preprocessor's output calibration (if it has one) is fitted.
+CALIBRATION_EVENTS = 3000
+
 #: Config keys a resumed run may change: they do not alter what is computed, only how long and where.
 RESUMABLE_CHANGES = ("steps", "device", "validate_every", "checkpoint_every", "log_every")
 
@@ -98,6 +101,7 @@ class _Trainer:
             raise SurrogateError(f"batch size {config.batch_size} is not divisible by {context.world_size} processes")
         self.domain = domain or domain_for_file(config.data)
         train_events, holdout = self._read_data()
+        self.calibration_events = train_events.subset(np.arange(min(len(train_events), CALIBRATION_EVENTS)))
         self._build_networks(train_events, saved_state)
         self._build_optimizers()
         self.step, self.best_score = 0, math.inf
@@ -215,6 +219,8 @@ class _Trainer:
                 if context.is_main and (validate or self.step % config.log_every == 0):
                     values = {key: total / counts[key] for key, total in sums.items()}
                     sums, counts = {}, {}
+                    if validate:
+                        self._fit_output_calibration()
                     if validate and self.validation is not None:
                         validation = self.validation(self.ema.module, self.preprocessor, self.device, config.precision)
                         values.update(validation)
@@ -268,6 +274,22 @@ class _Trainer:
         stats.update(generator_stats)
         self.ema.update(self.generator, self.config.batch_size, (self.step + 1) * self.config.batch_size)
         return self._checked(stats)
+
+    def _fit_output_calibration(self) -> None:
+        """Refit the preprocessor's output calibration, for domains whose preprocessor has one, to the
+        current EMA generator (fixed noise), so exports and quick validations use it."""
+        fit = getattr(self.preprocessor, "fit_output_calibration", None)
+        if fit is None:
+            return
+        generator, rng = self.ema.module, torch.Generator(device=self.device).manual_seed(self.config.seed)
+
+        def sample(conditions: torch.Tensor) -> torch.Tensor:
+            c = self.preprocessor.transform_conditions(conditions)
+            with autocast(self.device, self.config.precision):
+                return generator(self._noise(len(c), rng), c)
+
+        events = self.calibration_events
+        fit(sample, events.events, events.conditions)
 
     def _noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.generator.latent_dim, device=self.device, generator=rng)

@@ -38,7 +38,7 @@ def test_calibration_maps_the_generated_spectrum_onto_the_target_and_keeps_layer
     spread = lambda cells: torch.log10(cells[cells > 0]).std()
     assert abs(spread(calibrated) / spread(fresh_target) - 1) < 0.05
     assert abs(spread(fresh_generated) / spread(fresh_target) - 1) > 0.4
-    torch.testing.assert_close(_layer_sums(calibrated), _layer_sums(fresh_generated), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(_layer_sums(calibrated), _layer_sums(fresh_generated), rtol=1e-5, atol=1e-6)  # float32
     assert (calibrated[fresh_generated == 0] == 0).all()
 
 

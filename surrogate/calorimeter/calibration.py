@@ -54,6 +54,12 @@ class CellSpectrumCalibration(nn.Module):
         self.register_buffer("active", torch.zeros((), dtype=torch.bool))
         self.register_buffer("groups", groups.clone())
         self.register_buffer("cell_mask", cell_mask.clone())
+        # the cells of each group side by side, padded to the largest group: one batched mapping for all
+        members = [torch.nonzero((groups == g) & cell_mask).squeeze(1) for g in range(n_groups)]
+        width = max(len(m) for m in members)
+        self.register_buffer("member_index", torch.stack([torch.cat([m, m.new_zeros(width - len(m))])
+                                                          for m in members]))
+        self.register_buffer("member_valid", torch.stack([torch.arange(width) < len(m) for m in members]))
         self.register_buffer("log_energy_edges", torch.zeros(energy_bins + 1, dtype=torch.float64))
         self.register_buffer("levels", torch.linspace(0, 1, quantiles, dtype=torch.float64))
         shape = (energy_bins, n_groups, quantiles)
@@ -106,26 +112,28 @@ class CellSpectrumCalibration(nn.Module):
         """Calibrated showers (N, n_values) MeV: cells mapped, each layer rescaled to its energy before."""
         if not bool(self.active):
             return cells
-        dtype = cells.dtype
+        n, (n_groups, width) = len(cells), self.member_index.shape
         bins = self._bins(incident_mev.reshape(-1))
+        values = cells[:, self.member_index].float()  # (N, groups, width)
+        hit = (values > 0) & self.member_valid
+
+        def per_row(table: torch.Tensor) -> torch.Tensor:  # (bins, groups, Q) -> (N * groups, Q)
+            return table[bins].float().reshape(n * n_groups, -1)
+
+        levels = self.levels.float().expand(n * n_groups, -1)
+        gen_empty = self.generated_empty[bins].float().reshape(n * n_groups, 1)
+        target_empty = self.target_empty[bins].float().reshape(n * n_groups, 1)
+        u_hit = _interp(torch.log10(values.clamp_min(1e-30)).reshape(n * n_groups, width),
+                        per_row(self.generated_knots), levels)
+        u = gen_empty + (1 - gen_empty) * u_hit  # distribution function over all the layer's cells
+        u_target = ((u - target_empty) / (1 - target_empty).clamp_min(1e-12)).clamp(0, 1)
+        mapped = torch.pow(10.0, _interp(u_target, levels, per_row(self.target_knots))).reshape(n, n_groups, width)
+        mapped = torch.where(hit & (u >= target_empty).reshape(n, n_groups, width), mapped, torch.zeros_like(mapped))
+        before = (values * self.member_valid).sum(dim=2, keepdim=True)
+        after = mapped.sum(dim=2, keepdim=True)
+        mapped = torch.where(after > 0, mapped * before / after.clamp_min(1e-30), values)
         out = cells.clone()
-        for g in range(self.n_groups):
-            entries = torch.nonzero((self.groups == g) & self.cell_mask).squeeze(1)
-            if entries.numel() == 0:
-                continue
-            values = cells[:, entries].double()
-            hit = values > 0
-            levels = self.levels.expand(len(values), -1)
-            gen_knots, target_knots = self.generated_knots[bins, g], self.target_knots[bins, g]
-            gen_empty, target_empty = self.generated_empty[bins, g, None], self.target_empty[bins, g, None]
-            u_hit = _interp(torch.log10(values.clamp_min(1e-30)), gen_knots, levels)
-            u = gen_empty + (1 - gen_empty) * u_hit  # distribution function over all the layer's cells
-            u_target = ((u - target_empty) / (1 - target_empty).clamp_min(1e-12)).clamp(0, 1)
-            mapped = torch.pow(10.0, _interp(u_target, levels, target_knots))
-            mapped = torch.where(hit & (u >= target_empty), mapped, torch.zeros_like(mapped))
-            before, after = values.sum(dim=1, keepdim=True), mapped.sum(dim=1, keepdim=True)
-            mapped = torch.where(after > 0, mapped * before / after.clamp_min(1e-30), values)
-            out[:, entries] = mapped.to(dtype)
+        out[:, self.member_index[self.member_valid]] = mapped[:, self.member_valid].to(cells.dtype)
         return out
 
 

@@ -22,6 +22,9 @@ from torch import nn
 #: Bins of log incident energy, and quantile levels per (bin, layer).
 ENERGY_BINS = 6
 QUANTILES = 65
+#: Points of the uniform log10-energy grid on which each generated distribution function is tabulated,
+#: so that mapping a cell is two table look-ups instead of a binary search.
+GRID_POINTS = 512
 
 
 def _quantiles(values: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -67,6 +70,21 @@ class CellSpectrumCalibration(nn.Module):
         self.register_buffer("target_knots", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("generated_empty", torch.zeros(shape[:2], dtype=torch.float64))
         self.register_buffer("target_empty", torch.zeros(shape[:2], dtype=torch.float64))
+        # derived from the knots (not saved): the generated distribution functions on a uniform grid
+        self.register_buffer("cdf_table", torch.zeros(energy_bins * n_groups * GRID_POINTS), persistent=False)
+        self.register_buffer("grid", torch.zeros(2), persistent=False)  # lowest log10 energy, grid step
+        self.register_load_state_dict_post_hook(lambda module, _: module._tabulate())
+
+    def _tabulate(self) -> None:
+        """Tabulate every generated distribution function of hit cells on one uniform log10-energy grid."""
+        knots = self.generated_knots
+        low, high = float(knots.min()), float(knots.max())
+        step = max(high - low, 1e-6) / (GRID_POINTS - 1)
+        grid = low + step * torch.arange(GRID_POINTS, dtype=torch.float64, device=knots.device)
+        flat = knots.reshape(-1, knots.shape[-1])
+        cdf = _interp(grid.expand(len(flat), -1), flat, self.levels.expand(len(flat), -1))
+        self.cdf_table.copy_(cdf.reshape(-1).float())
+        self.grid.copy_(torch.tensor([low, step]))
 
     @property
     def n_groups(self) -> int:
@@ -106,35 +124,43 @@ class CellSpectrumCalibration(nn.Module):
         self.target_empty[~usable] = self.generated_empty[~usable].nan_to_num(0.0)
         self.generated_empty.nan_to_num_(0.0)
         self.target_empty.nan_to_num_(0.0)
+        self._tabulate()
         self.active.fill_(True)
 
     def forward(self, cells: torch.Tensor, incident_mev: torch.Tensor) -> torch.Tensor:
         """Calibrated showers (N, n_values) MeV: cells mapped, each layer rescaled to its energy before."""
         if not bool(self.active):
             return cells
-        n, (n_groups, width) = len(cells), self.member_index.shape
-        bins = self._bins(incident_mev.reshape(-1))
-        values = cells[:, self.member_index].float()  # (N, groups, width)
+        n_groups, quantiles = self.n_groups, self.levels.numel()
+        values = cells[:, self.member_index].float()  # (N, groups, width): every layer's cells side by side
         hit = (values > 0) & self.member_valid
-
-        def per_row(table: torch.Tensor) -> torch.Tensor:  # (bins, groups, Q) -> (N * groups, Q)
-            return table[bins].float().reshape(n * n_groups, -1)
-
-        levels = self.levels.float().expand(n * n_groups, -1)
-        gen_empty = self.generated_empty[bins].float().reshape(n * n_groups, 1)
-        target_empty = self.target_empty[bins].float().reshape(n * n_groups, 1)
-        u_hit = _interp(torch.log10(values.clamp_min(1e-30)).reshape(n * n_groups, width),
-                        per_row(self.generated_knots), levels)
+        row = (self._bins(incident_mev.reshape(-1))[:, None] * n_groups
+               + torch.arange(n_groups, device=cells.device))  # (N, groups): which (bin, layer) table
+        gen_empty = self.generated_empty.float().reshape(-1)[row][..., None]
+        target_empty = self.target_empty.float().reshape(-1)[row][..., None]
+        low, step = self.grid[0], self.grid[1]
+        position = ((torch.log10(values.clamp_min(1e-30)) - low) / step).clamp(0, GRID_POINTS - 1)
+        u_hit = _lookup(self.cdf_table, row[..., None] * GRID_POINTS, position, GRID_POINTS)
         u = gen_empty + (1 - gen_empty) * u_hit  # distribution function over all the layer's cells
         u_target = ((u - target_empty) / (1 - target_empty).clamp_min(1e-12)).clamp(0, 1)
-        mapped = torch.pow(10.0, _interp(u_target, levels, per_row(self.target_knots))).reshape(n, n_groups, width)
-        mapped = torch.where(hit & (u >= target_empty).reshape(n, n_groups, width), mapped, torch.zeros_like(mapped))
+        log_mapped = _lookup(self.target_knots.float().reshape(-1), row[..., None] * quantiles,
+                             u_target * (quantiles - 1), quantiles)
+        mapped = torch.where(hit & (u >= target_empty), torch.pow(10.0, log_mapped), torch.zeros_like(values))
         before = (values * self.member_valid).sum(dim=2, keepdim=True)
         after = mapped.sum(dim=2, keepdim=True)
         mapped = torch.where(after > 0, mapped * before / after.clamp_min(1e-30), values)
         out = cells.clone()
         out[:, self.member_index[self.member_valid]] = mapped[:, self.member_valid].to(cells.dtype)
         return out
+
+
+def _lookup(table: torch.Tensor, offset: torch.Tensor, position: torch.Tensor, row_length: int) -> torch.Tensor:
+    """Linear interpolation within rows of a flat table: a row starts at ``offset`` and holds
+    ``row_length`` values; ``position`` (in [0, row_length - 1]) is fractional."""
+    below = position.floor().clamp(max=row_length - 2)
+    index = offset + below.long()
+    weight = position - below
+    return torch.take(table, index) * (1 - weight) + torch.take(table, index + 1) * weight
 
 
 def cell_mask_of(geometry, n_values: int) -> torch.Tensor:

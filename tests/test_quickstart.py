@@ -11,20 +11,31 @@ def test_quickstart_runs_the_whole_chain(tmp_path):
     said = []
     result = run_quickstart(tmp_path, plan, workers=1, say=said.append)
     assert [line for line in said if line.startswith("[")] == [
-        "[1/5] simulate showers with the reference Monte Carlo", "[2/5] train a conditional WGAN-GP",
-        "[3/5] generate showers at the reference's energies", "[4/5] validate against an independent simulated sample",
-        "[5/5] benchmark generation against the simulator"]
-    reference, generated = DOMAIN.read(tmp_path / "reference.h5"), DOMAIN.read(tmp_path / "generated.h5")
+        "[1/5] simulate showers with the reference Monte Carlo",
+        "[2/5] train a conditional WGAN-GP of your own (short)",
+        "[3/5] generate showers at the reference's energies (shipped ds2-electron and yours)",
+        "[4/5] validate both against an independent simulated sample",
+        "[5/5] benchmark the shipped ds2-electron against the simulator"]
+    reference = DOMAIN.read(tmp_path / "reference.h5")
     assert len(DOMAIN.read(tmp_path / "showers.h5")) == 120 and len(reference) == 60
-    assert (generated.conditions == reference.conditions).all()  # one shower per reference energy
-    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert metrics["n_reference"] == metrics["n_candidate"] == 60
-    assert (tmp_path / "report" / "report.html").stat().st_size > 10_000
+    for which in ("shipped", "own"):
+        generated = DOMAIN.read(tmp_path / f"generated-{which}.h5")
+        assert (generated.conditions == reference.conditions).all()  # one shower per reference energy
+        metrics = json.loads((tmp_path / f"report-{which}" / "metrics.json").read_text())
+        assert metrics["n_reference"] == metrics["n_candidate"] == 60
+        assert metrics["summary"] == result["metrics"][which]["summary"]
+        assert (tmp_path / f"report-{which}" / "report.html").stat().st_size > 10_000
+    shipped, own = DOMAIN.read(tmp_path / "generated-shipped.h5"), DOMAIN.read(tmp_path / "generated-own.h5")
+    assert not (shipped.events == own.events).all()
     benchmark = json.loads((tmp_path / "benchmark.json").read_text())
     assert benchmark["speedup"] == result["benchmark"]["speedup"] > 0
     lines = summary_lines(result)
-    assert lines[0].startswith(f"worst observable: {metrics['summary']['worst']}")
-    assert lines[-1].endswith("report.html")
+    assert lines[0].startswith("shipped pretrained model ds2-electron")
+    assert any(line.startswith("your own short training (8 steps") for line in lines)
+    worst = result["metrics"]["own"]["summary"]["worst"]
+    assert sum(line.strip().startswith("worst observable:") for line in lines) == 2
+    assert any(worst in line for line in lines)
+    assert lines[-1].startswith("total time:")
 
 
 def test_quickstart_data_is_what_the_simulate_command_writes(tmp_path):

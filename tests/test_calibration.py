@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from surrogate.calorimeter.calibration import CellSpectrumCalibration
+from surrogate.calorimeter.calibration import CellSpectrumCalibration, calibration_rings
 
 N_LAYERS, CELLS_PER_LAYER = 3, 40
 GROUPS = torch.arange(N_LAYERS).repeat_interleave(CELLS_PER_LAYER)
@@ -26,7 +26,7 @@ def _layer_sums(cells: torch.Tensor) -> torch.Tensor:
 def test_calibration_maps_the_generated_spectrum_onto_the_target_and_keeps_layer_energies():
     target, incident = _showers(3000, seed=0, empty=0.5)
     generated, _ = _showers(3000, seed=1, empty=0.3, power=0.5)  # too many hits, too evenly shared
-    calibration = CellSpectrumCalibration(GROUPS, torch.ones(len(GROUPS), dtype=torch.bool))
+    calibration = CellSpectrumCalibration(GROUPS, GROUPS)  # one ring per layer
     torch.testing.assert_close(calibration(generated, incident), generated)  # inactive before fit
     calibration.fit(generated, target, incident)
     fresh_target, fresh_incident = _showers(3000, seed=2, empty=0.5)
@@ -45,16 +45,40 @@ def test_calibration_maps_the_generated_spectrum_onto_the_target_and_keeps_layer
 def test_calibration_state_round_trips_and_leaves_overflow_entries_alone():
     target, incident = _showers(500, seed=0, empty=0.5)
     generated, _ = _showers(500, seed=1, empty=0.3, power=0.5)
-    mask = torch.ones(len(GROUPS), dtype=torch.bool)
-    mask[::CELLS_PER_LAYER] = False  # first entry of each layer: an overflow entry
-    calibration = CellSpectrumCalibration(GROUPS, mask)
+    rings = GROUPS.clone()
+    rings[::CELLS_PER_LAYER] = -1  # first entry of each layer: an overflow entry
+    calibration = CellSpectrumCalibration(GROUPS, rings)
     calibration.fit(generated, target, incident)
-    restored = CellSpectrumCalibration(GROUPS, mask)
+    restored = CellSpectrumCalibration(GROUPS, rings)
     restored.load_state_dict(calibration.state_dict())
     out = restored(generated, incident)
     torch.testing.assert_close(out, calibration(generated, incident))
-    torch.testing.assert_close(out[:, ~mask], generated[:, ~mask])
-    assert not torch.allclose(out[:, mask], generated[:, mask])
+    mapped = rings >= 0
+    torch.testing.assert_close(out[:, ~mapped], generated[:, ~mapped])
+    assert not torch.allclose(out[:, mapped], generated[:, mapped])
+    torch.testing.assert_close(_layer_sums(out * mapped), _layer_sums(generated * mapped), rtol=1e-5, atol=1e-6)
+
+
+def test_rings_restore_a_radial_profile_the_generator_got_wrong():
+    """Generated outer cells far too weak and all hit: per-ring mapping gives each ring its real share."""
+    from training_helpers import TINY_GEOMETRY, tiny_showers
+
+    rings = calibration_rings(TINY_GEOMETRY)
+    assert rings.tolist() == [3 * layer + r for layer in range(3) for _ in range(4) for r in range(3)]
+    layers = torch.arange(3).repeat_interleave(12)
+    real = torch.as_tensor(tiny_showers(3000, seed=0).events, dtype=torch.float64)
+    incident = torch.full((3000,), 5000.0)
+    narrow = real.clone().reshape(3000, 3, 4, 3)
+    narrow[..., 2] = narrow[..., 0] * 1e-3 + 1e-3  # outer ring: tiny, never empty
+    narrow = narrow.reshape(3000, -1)
+    narrow *= (real.reshape(3000, 3, 12).sum(2) / narrow.reshape(3000, 3, 12).sum(2)).repeat_interleave(12, 1)
+    calibration = CellSpectrumCalibration(layers, rings)
+    calibration.fit(narrow, real, incident)
+    fixed = calibration(narrow, incident).reshape(3000, 3, 4, 3)
+    outer_share = lambda cells: (cells[..., 2].sum((1, 2)) / cells.sum((1, 2, 3))).mean()
+    assert abs(outer_share(fixed) / outer_share(real.reshape(3000, 3, 4, 3)) - 1) < 0.1
+    assert outer_share(narrow.reshape(3000, 3, 4, 3)) < 0.01 * outer_share(real.reshape(3000, 3, 4, 3))
+    assert abs((fixed[..., 2] == 0).double().mean() - (real.reshape(3000, 3, 4, 3)[..., 2] == 0).double().mean()) < 0.02
 
 
 def test_training_fits_the_calibration_into_the_exports(tmp_path):

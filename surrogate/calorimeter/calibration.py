@@ -1,17 +1,21 @@
 """Cell-spectrum calibration: a monotone map of generated cell energies onto the simulator's spectrum.
 
-A GAN learns the layer energies and the shower's shape long before it learns the spectrum of single cell
-energies: its cells spread smoothly down to the readout threshold where the simulator's cells are either
-empty or carry about a MIP or more. This stage corrects that after the generator, as the sorted
-cell-energy post-processors of the field do (Buhmann et al. 2021), but without training: per readout
-layer and per bin of incident energy it maps each generated cell's log energy through the generated
-cells' distribution function onto the training cells' quantiles (quantile mapping), including the
-fraction of empty cells, and then rescales the layer so its energy is the generator's. The order of
-cells within a layer is kept, so the shower's shape is the generator's; what changes is how unevenly
-energy is shared and how many cells are hit.
+A GAN learns the layer energies and the shower's overall shape long before it learns how single cells
+are hit: its cells spread smoothly over orders of magnitude where the simulator's are either empty or
+carry about a MIP or more, its rings share energy too unevenly, and its outer rings stay nearly empty.
+This stage corrects that after the generator, in the spirit of the sorted cell-energy post-processors
+of the field (Buhmann et al. 2021) but without training: per incident-energy bin and per group of cells
+(a radial ring of a layer: cells at one distance from the shower axis behave alike) it maps each
+generated cell's log energy through the generated cells' distribution function onto the training
+cells' quantiles, the empty cells included (quantile mapping), and then rescales each layer so its
+energy is the generator's. The order of cells within a group is kept, so the shower's shape is the
+generator's; what changes is how many cells are hit, how unevenly energy is shared, and the radial
+profile.
 
-It is fitted (:meth:`CellSpectrumCalibration.fit`) on generated showers at the training showers'
-energies and on the training showers themselves, and stored with the model's preprocessing.
+It works on the generator's continuous cell energies, before the readout threshold (every generated
+cell is a candidate hit; the fraction that stays empty is the training showers'). It is fitted
+(:meth:`CellSpectrumCalibration.fit`) on generated showers at the training showers' energies and on the
+training showers themselves, and stored with the model's preprocessing.
 """
 from __future__ import annotations
 
@@ -44,21 +48,22 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 
 
 class CellSpectrumCalibration(nn.Module):
-    """Quantile mapping of cell energies per (incident-energy bin, layer group); inactive until fitted.
+    """Quantile mapping of cell energies per (incident-energy bin, cell group); inactive until fitted.
 
-    groups: (n_values,) layer group of each event entry; ``cell_mask`` marks the entries that are cells
-    (overflow entries are left as they are).
+    layers: (n_values,) layer group of each event entry (layer energies are kept per layer group);
+    rings: (n_values,) calibration group of each entry (:func:`calibration_rings`), -1 for entries left
+    as they are (overflow entries).
     """
 
-    def __init__(self, groups: torch.Tensor, cell_mask: torch.Tensor, energy_bins: int = ENERGY_BINS,
+    def __init__(self, layers: torch.Tensor, rings: torch.Tensor, energy_bins: int = ENERGY_BINS,
                  quantiles: int = QUANTILES):
         super().__init__()
-        n_groups = int(groups.max()) + 1
+        n_groups = int(rings.max()) + 1
         self.register_buffer("active", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("groups", groups.clone())
-        self.register_buffer("cell_mask", cell_mask.clone())
+        self.register_buffer("layers", layers.clone())
+        self.register_buffer("rings", rings.clone())
         # the cells of each group side by side, padded to the largest group: one batched mapping for all
-        members = [torch.nonzero((groups == g) & cell_mask).squeeze(1) for g in range(n_groups)]
+        members = [torch.nonzero(rings == g).squeeze(1) for g in range(n_groups)]
         width = max(len(m) for m in members)
         self.register_buffer("member_index", torch.stack([torch.cat([m, m.new_zeros(width - len(m))])
                                                           for m in members]))
@@ -99,7 +104,7 @@ class CellSpectrumCalibration(nn.Module):
         for b in range(knots.shape[0]):
             rows = cells[bins == b]
             for g in range(self.n_groups):
-                values = rows[:, (self.groups == g) & self.cell_mask]
+                values = rows[:, self.rings == g]
                 if values.numel() == 0:
                     knots[b, g], empty[b, g] = float("nan"), float("nan")
                     continue
@@ -117,13 +122,14 @@ class CellSpectrumCalibration(nn.Module):
         self._describe(generated.double(), bins, self.generated_knots, self.generated_empty)
         self._describe(target.double(), bins, self.target_knots, self.target_empty)
         usable = torch.isfinite(self.generated_knots).all(-1) & torch.isfinite(self.target_knots).all(-1)
-        # a (bin, layer) with no hits on either side maps nothing: identity knots, equal empty fractions
+        # where either side has no hits the knots carry nothing: identity knots. Then the empty fractions
+        # decide: a group never hit in training showers stays empty (its layer's energy goes to the
+        # layer's hottest cell), one never hit by the generator has nothing to map.
         identity = torch.linspace(-6.0, 6.0, self.levels.numel(), dtype=torch.float64)
         for knots in (self.generated_knots, self.target_knots):
             knots[~usable] = identity
-        self.target_empty[~usable] = self.generated_empty[~usable].nan_to_num(0.0)
         self.generated_empty.nan_to_num_(0.0)
-        self.target_empty.nan_to_num_(0.0)
+        self.target_empty.nan_to_num_(0.0)  # no showers in the bin at all: map as generated
         self._tabulate()
         self.active.fill_(True)
 
@@ -145,13 +151,26 @@ class CellSpectrumCalibration(nn.Module):
         u_target = ((u - target_empty) / (1 - target_empty).clamp_min(1e-12)).clamp(0, 1)
         log_mapped = _lookup(self.target_knots.float().reshape(-1), row[..., None] * quantiles,
                              u_target * (quantiles - 1), quantiles)
-        mapped = torch.where(hit & (u >= target_empty), torch.pow(10.0, log_mapped), torch.zeros_like(values))
-        before = (values * self.member_valid).sum(dim=2, keepdim=True)
-        after = mapped.sum(dim=2, keepdim=True)
-        mapped = torch.where(after > 0, mapped * before / after.clamp_min(1e-30), values)
+        mapped = torch.where(hit & (u > target_empty), torch.pow(10.0, log_mapped), torch.zeros_like(values))
         out = cells.clone()
         out[:, self.member_index[self.member_valid]] = mapped[:, self.member_valid].to(cells.dtype)
-        return out
+        # each layer keeps the generator's energy; in a layer the mapping emptied, its hottest cell takes it
+        touched = self.rings >= 0
+        before, after = self._layer_sums(cells * touched), self._layer_sums(out * touched)
+        emptied = ((after <= 0) & (before > 0))[:, self.layers]
+        hottest = touched & (cells == self._layer_max(cells * touched)[:, self.layers])
+        single = torch.where(hottest, before[:, self.layers], torch.zeros_like(cells))
+        scale = torch.where(after > 0, before / after.clamp_min(1e-30), torch.ones_like(after))[:, self.layers]
+        return torch.where(emptied & touched, single, torch.where(touched, out * scale, out))
+
+    def _layer_sums(self, cells: torch.Tensor) -> torch.Tensor:
+        n_layers = int(self.layers.max()) + 1
+        return cells.new_zeros(len(cells), n_layers).index_add_(1, self.layers, cells)
+
+    def _layer_max(self, cells: torch.Tensor) -> torch.Tensor:
+        n_layers = int(self.layers.max()) + 1
+        index = self.layers.expand_as(cells)
+        return cells.new_zeros(len(cells), n_layers).scatter_reduce(1, index, cells, "amax", include_self=False)
 
 
 def _lookup(table: torch.Tensor, offset: torch.Tensor, position: torch.Tensor, row_length: int) -> torch.Tensor:
@@ -163,8 +182,22 @@ def _lookup(table: torch.Tensor, offset: torch.Tensor, position: torch.Tensor, r
     return torch.take(table, index) * (1 - weight) + torch.take(table, index + 1) * weight
 
 
-def cell_mask_of(geometry, n_values: int) -> torch.Tensor:
-    """True for the event entries that are cells of the geometry (not overflow entries)."""
-    mask = np.zeros(n_values, dtype=bool)
-    mask[:geometry.n_cells] = True
-    return torch.as_tensor(mask)
+def calibration_rings(geometry, cartesian_rings: int = 4) -> torch.Tensor:
+    """The calibration group of each event entry: one per radial ring of each layer (the radial bins of
+    a polar layer; ``cartesian_rings`` bands of equal cell count in distance from the axis for a
+    rectangular one), numbered 0, 1, ... across layers; -1 for overflow entries."""
+    rings = np.full(geometry.n_values, -1, dtype=np.int64)
+    next_ring = 0
+    for layer, cells in zip(geometry.layers, geometry.layer_slices()):
+        if not layer.size:
+            continue
+        if hasattr(layer, "n_alpha"):
+            local = np.arange(layer.size) % layer.shape[1]  # radius fastest
+        else:
+            r_mm = layer.cell_centers()["r_mm"]
+            edges = np.quantile(r_mm, np.linspace(0, 1, cartesian_rings + 1)[1:-1])
+            local = np.searchsorted(edges, r_mm, side="right")
+        _, local = np.unique(local, return_inverse=True)
+        rings[cells] = next_ring + local
+        next_ring += int(local.max()) + 1
+    return torch.as_tensor(rings)

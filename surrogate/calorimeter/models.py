@@ -64,9 +64,9 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
     calibration = None
     if options.get("calibrate"):
-        from surrogate.calorimeter.calibration import CellSpectrumCalibration, cell_mask_of
+        from surrogate.calorimeter.calibration import CellSpectrumCalibration, calibration_rings
 
-        calibration = CellSpectrumCalibration(torch.as_tensor(groups), cell_mask_of(geometry, geometry.n_values))
+        calibration = CellSpectrumCalibration(torch.as_tensor(groups), calibration_rings(geometry))
     preprocessor = ShowerPreprocessor(groups, log_conditions=[True], alpha=alpha, response_weight=response_weight,
                                       calibration=calibration)
     if train_events is not None:

@@ -61,8 +61,9 @@ class ShowerPreprocessor(nn.Module):
     groups: (n_values,) layer group of each event entry (:func:`value_groups`).
     log_conditions: per condition column, whether its logarithm is taken (energies) before
         standardising.
-    calibration: a :class:`~surrogate.calorimeter.calibration.CellSpectrumCalibration` applied to the
-        inverse's showers once fitted (:meth:`fit_output_calibration`), or None.
+    calibration: a :class:`~surrogate.calorimeter.calibration.CellSpectrumCalibration` that, once
+        fitted (:meth:`fit_output_calibration`), takes the inverse's cells before the readout threshold
+        and gives them the training cells' spectrum; or None.
     response_weight: the response feature is standardised to a standard deviation of this, not 1.
         A gradient-penalised critic has a gradient norm of about 1 to spend over all 1 + K + n_values
         inputs and spends it on the thousands of cells; widening the one response input makes its
@@ -72,7 +73,7 @@ class ShowerPreprocessor(nn.Module):
     def __init__(self, groups: np.ndarray, log_conditions: Sequence[bool], alpha: float = ALPHA,
                  response_weight: float = 1.0, calibration: nn.Module | None = None):
         super().__init__()
-        self.calibration = calibration  # applied last in inverse(); fitted by fit_output_calibration
+        self.calibration = calibration  # replaces the threshold in inverse() once fit_output_calibration ran
         self.response_weight = response_weight
         self.mean_fraction_logits: torch.Tensor | None = None  # log(mean fraction + alpha), set by fit
         groups = torch.as_tensor(np.asarray(groups), dtype=torch.long)
@@ -168,6 +169,18 @@ class ShowerPreprocessor(nn.Module):
 
     def inverse(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         """Network-space showers (N, n_features) and physical conditions -> showers in MeV, >= 0."""
+        cells, layer_mev = self._continuous_cells(x, conditions)
+        if self.calibration is not None and bool(self.calibration.active):
+            cells = self.calibration(cells, conditions[:, 0].to(cells.dtype))
+        cells = torch.where(cells >= self.threshold_mev.to(x.dtype), cells, torch.zeros((), dtype=x.dtype,
+                                                                                        device=x.device))
+        # the energy of the cells set to 0 goes back to the layer's other cells: E_k and E_tot stay as generated
+        kept = self._group_sums(cells)
+        scale = torch.where(kept > 0, layer_mev / kept.clamp_min(1e-30), torch.zeros_like(kept))
+        return cells * scale[:, self.groups]
+
+    def _continuous_cells(self, x: torch.Tensor, conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cell energies (MeV) before the readout threshold, and the layer energies (MeV)."""
         dtype = x.dtype
         features = x * self.feature_std.to(dtype) + self.feature_mean.to(dtype)
         fractions = (torch.exp(features) - self.alpha).clamp_min(0)
@@ -176,13 +189,7 @@ class ShowerPreprocessor(nn.Module):
         cell_share = fractions[:, 1 + self.n_groups:]
         cell_fraction = cell_share / self._group_sums(cell_share)[:, self.groups].clamp_min(1e-30)
         layer_mev = layer_fraction * (response * conditions[:, :1].to(dtype))
-        cells = cell_fraction * layer_mev[:, self.groups]
-        cells = torch.where(cells >= self.threshold_mev.to(dtype), cells, torch.zeros((), dtype=dtype, device=x.device))
-        # the energy of the cells set to 0 goes back to the layer's other cells: E_k and E_tot stay as generated
-        kept = self._group_sums(cells)
-        scale = torch.where(kept > 0, layer_mev / kept.clamp_min(1e-30), torch.zeros_like(kept))
-        cells = cells * scale[:, self.groups]
-        return cells if self.calibration is None else self.calibration(cells, conditions[:, 0])
+        return cell_fraction * layer_mev[:, self.groups], layer_mev
 
     @torch.no_grad()
     def fit_output_calibration(self, sample: Callable[[torch.Tensor], torch.Tensor], events: np.ndarray,
@@ -193,11 +200,10 @@ class ShowerPreprocessor(nn.Module):
         if self.calibration is None:
             return
         device = self.feature_mean.device
-        self.calibration.active.fill_(False)
         generated = []
         for start in range(0, len(conditions), batch_size):
             c = torch.as_tensor(np.asarray(conditions[start:start + batch_size]), dtype=torch.float32, device=device)
-            generated.append(self.inverse(sample(c).float(), c))
+            generated.append(self._continuous_cells(sample(c).float(), c)[0])
         target = torch.as_tensor(np.asarray(events), dtype=torch.float32, device=device).reshape(len(events), -1)
         incident = torch.as_tensor(np.asarray(conditions)[:, 0], device=device)
         self.calibration.fit(torch.cat(generated), target, incident)

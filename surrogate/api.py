@@ -146,6 +146,11 @@ class ValidationResult:
         """The classifier two-sample test's AUC (0.5: indistinguishable), None when skipped."""
         return self.metrics["classifier_auc"]
 
+    @property
+    def auc_floor(self) -> float | None:
+        """The classifier test between two halves of the reference: the AUC that noise alone gives."""
+        return self.metrics.get("classifier_auc_floor")
+
     def to_dict(self) -> dict[str, Any]:
         """metrics.json's content as a plain dict."""
         return self.metrics

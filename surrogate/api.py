@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from surrogate.core.model import Surrogate
     from surrogate.core.training import TrainResult
 
-__all__ = ["load", "read", "read_log", "simulate_showers", "simulate_nbody", "train", "validate",
+__all__ = ["load", "read", "read_log", "simulate_showers", "simulate_nbody", "train", "generate", "validate",
            "ValidationResult", "benchmark", "export_onnx"]
 
 
@@ -128,6 +128,27 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "run",
         values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) \
             else value
     return run_training(from_dict(TrainConfig, values), out, resume=resume, progress=progress)
+
+
+def generate(run_dir: str | os.PathLike, out: str | os.PathLike, conditions, *, seed: int = 0,
+             batch_size: int = 10_000, device: str = "auto", which: str = "best", precision: str = "fp32",
+             **reader_options: Any) -> Path:
+    """Generate one event per condition row with the surrogate in ``run_dir`` into ``out`` (the training
+    data's layout); returns ``out``.
+
+    conditions: an (N, C) array in the units of the model's condition names (1-D when C is 1, e.g.
+    incident energies in MeV), or a file: a data file (its events' conditions, read with
+    ``reader_options``) or a .npy/.txt/.csv table. As ``surrogate generate``.
+    """
+    from surrogate.core.conditions import read_conditions
+    from surrogate.core.distributed import resolve_device
+    from surrogate.core.generation import generate_to_file
+
+    model = load(run_dir, which=which, device=resolve_device(device))
+    if isinstance(conditions, (str, os.PathLike)):
+        conditions = read_conditions(Path(conditions), model.condition_names, reader_options)
+    generate_to_file(model, conditions, out, batch_size=batch_size, seed=seed, precision=precision)
+    return Path(out)
 
 
 @dataclasses.dataclass(frozen=True)

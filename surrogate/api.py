@@ -242,8 +242,7 @@ def export_onnx(run_dir: "str | os.PathLike | Surrogate", out: str | os.PathLike
     largest relative difference found. Needs the ``onnx`` extra. See docs/export.md.
     """
     from surrogate.core.model import Surrogate
-    from surrogate.core.onnx_export import export_onnx as export, require_onnx
+    from surrogate.core.onnx_export import export_onnx as export
 
-    require_onnx()
     model = run_dir if isinstance(run_dir, Surrogate) else load(run_dir, which=which)
     return export(model, out, conditions=conditions)

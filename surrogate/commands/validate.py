@@ -57,7 +57,9 @@ def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float 
     summary = metrics["summary"]
     auc = metrics["classifier_auc"]
     floor = metrics["classifier_auc_floor"]
-    auc_text = "skipped" if auc is None else f"{auc:.3f}" + ("" if floor is None else f" (reference halves {floor:.3f})")
+    auc_text = "skipped" if auc is None else f"{auc:.3f}"
+    if floor is not None:
+        auc_text += f" (reference halves {floor:.3f})"
     click.echo(f"median ratio {summary['median_ratio']:.3g}, worst {summary['worst']} {summary['worst_ratio']:.3g}, "
                f"sliced W1 ratio {metrics['sliced_wasserstein']['ratio']:.3g}, classifier AUC {auc_text}")
     click.echo(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'metrics.csv'} and {out_dir / 'report.html'}")

@@ -4,7 +4,8 @@ Both files are read through their domain, chunk by chunk; only the domain's obse
 (:class:`~surrogate.core.domain.ObservedSample`), so files larger than memory are fine. Every
 observable is compared with :func:`surrogate.core.stats.compare` (W1, bootstrap error, noise floor,
 ratio), inclusively and in the domain's condition bins; the sliced Wasserstein distance (with its floor)
-and a classifier two-sample test (with its floor) run on all scalar observables plus the conditions. The metrics.json schema is in docs/validation.md.
+and a classifier two-sample test (with its floor) run on all scalar observables plus the conditions.
+The metrics.json schema is in docs/validation.md.
 """
 from __future__ import annotations
 

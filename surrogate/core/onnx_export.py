@@ -5,7 +5,8 @@ conditions (N, C) float32 in the units of the model's condition names (e.g. inci
 and standard-normal noise (N, latent_dim) float32 -> physical events (N, *event_shape) float32 (cell
 energies in MeV for showers). The condition transform, the generator and the inverse preprocessing
 are all inside, so a caller passes and receives physical quantities. The batch size is dynamic. The
-model's names, units and shapes are stored in the file's metadata (:data:`METADATA_KEYS`).
+model's names, units and shapes are stored in the file's metadata (:func:`metadata`; strings, lists
+as JSON).
 
 Exporting needs the ``onnx`` extra (onnx, onnxscript for torch's exporter, onnxruntime to check the
 written graph against torch).
@@ -28,8 +29,6 @@ from surrogate.errors import SurrogateError
 OPSET = 20
 INPUT_NAMES = ("conditions", "noise")
 OUTPUT_NAME = "events"
-#: Metadata entries of the exported file (values are strings; lists and shapes as JSON).
-METADATA_KEYS = ("domain", "condition_names", "latent_dim", "event_shape", "library_version")
 #: Largest |onnx - torch| / (1 + |torch|) accepted when checking an export (float32 arithmetic).
 TOLERANCE = 1e-4
 #: Rows of the default check inputs when the domain has no timing points.

@@ -157,3 +157,37 @@ def test_classifier_auc_near_half_for_same_distribution_and_high_for_different()
     assert stats.classifier_auc(reference, same, seed=0) == pytest.approx(0.5, abs=0.05)
     assert stats.classifier_auc(reference, decorrelated, seed=0) > 0.65
     assert stats.classifier_auc(reference, same, seed=3) == stats.classifier_auc(reference, same, seed=3)
+
+
+def test_sliced_w1_of_a_shifted_sample_is_the_mean_projected_shift():
+    # shifting every event by d moves each projection by theta . d: W1 = |theta . d| exactly, per direction
+    rng = np.random.default_rng(11)
+    sample = rng.normal(size=(500, 4))
+    shift = np.array([0.5, -1.0, 0.0, 2.0])
+    directions = ot.sliced.get_random_projections(4, stats.SLICED_PROJECTIONS, seed=5)  # (F, P), as POT draws
+    expected = np.mean(np.abs(shift @ directions))
+    assert stats.sliced_w1(sample, sample + shift, seed=5) == pytest.approx(expected, rel=1e-9)
+    assert stats.sliced_w1(sample, sample, seed=5) == 0.0
+
+
+def test_sliced_comparison_ratio_near_one_for_the_same_law_and_large_for_a_shift():
+    rng = np.random.default_rng(12)
+    covariance = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.2], [0.0, 0.2, 1.0]])
+    scales = np.array([1.0, 1e3, 1e-2])  # standardisation makes units irrelevant
+    reference = rng.multivariate_normal(np.zeros(3), covariance, size=4000) * scales
+    ratios = [stats.compare_sliced(reference, rng.multivariate_normal(np.zeros(3), covariance, size=2000) * scales,
+                                   n_resamples=30, seed=seed)["ratio"] for seed in range(6)]
+    assert 0.7 < np.mean(ratios) < 1.4 and max(ratios) < 2.5
+    shifted = (rng.multivariate_normal(np.zeros(3), covariance, size=2000) + [0.0, 0.5, 0.0]) * scales
+    result = stats.compare_sliced(reference, shifted, n_resamples=30, seed=0)
+    assert result["ratio"] > 5 and result["noise_floor"] > 0
+    assert stats.compare_sliced(reference, shifted, n_resamples=30, seed=0) == result
+
+
+def test_classifier_auc_floor_is_the_test_between_reference_halves():
+    rng = np.random.default_rng(13)
+    reference = rng.normal(size=(2000, 3))
+    floor = stats.classifier_auc_floor(reference, 800, seed=0)
+    assert floor == pytest.approx(0.5, abs=0.06)
+    assert stats.classifier_auc_floor(reference, 800, seed=0) == floor
+    assert stats.classifier_auc_floor(reference[:30], 800, seed=0) is None  # halves of 15 events

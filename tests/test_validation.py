@@ -69,6 +69,11 @@ def test_independent_sample_sits_at_the_noise_floor(reference):
     assert found["etot_over_einc"] < 3
     auc = stats.classifier_auc(classifier_features(reference), classifier_features(candidate), seed=0)
     assert auc == pytest.approx(0.5, abs=0.05)
+    assert stats.classifier_auc_floor(classifier_features(reference), len(candidate), seed=0) == pytest.approx(
+        0.5, abs=0.05)
+    sliced = stats.compare_sliced(classifier_features(reference), classifier_features(candidate), n_resamples=20,
+                                  seed=0)
+    assert 0.6 < sliced["ratio"] < 1.6
 
 
 def test_energy_scale_is_flagged_where_it_acts(reference):
@@ -84,7 +89,12 @@ def test_energy_scale_is_flagged_where_it_acts(reference):
 
 
 def test_broader_showers_flag_lateral_widths_only(reference):
-    found = ratios(reference, observed(synthetic_showers("ds2", 2000, seed=2, lateral_scale=1.3)))
+    candidate = observed(synthetic_showers("ds2", 2000, seed=2, lateral_scale=1.3))
+    found = ratios(reference, candidate)
+    # the standardised feature vector as a whole moves too, far beyond its floor
+    sliced = stats.compare_sliced(classifier_features(reference), classifier_features(candidate), n_resamples=20,
+                                  seed=0)
+    assert sliced["ratio"] > 5
     main_layers = [f"layer{i:02d}" for i in range(5, 15)]
     assert min(found[f"{layer}_r_width_mm"] for layer in main_layers) > 5
     assert min(found[f"{layer}_r_centroid_mm"] for layer in main_layers) > 5

@@ -58,20 +58,18 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
     """
     from tqdm import tqdm
 
-    from surrogate.core.benchmark import BenchmarkPlan, format_table, run_benchmark
+    from surrogate.api import benchmark as run_benchmark
+    from surrogate.core.benchmark import format_table
     from surrogate.core.conditions import read_conditions
-    from surrogate.core.generation import FastPath
     from surrogate.core.model import load
 
-    fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs) if compile_ or cuda_graphs else None
-    plan = BenchmarkPlan(batch_sizes=_batch_sizes(batch_sizes), precisions=tuple(precisions) or None,
-                         simulator_events=simulator_events, simulator_command=simulator_command,
-                         repeats=repeats, seed=seed, fast_path=fast_path)
     conditions = None
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, load(run_dir).condition_names, reader_options)
     with tqdm(desc="benchmark", unit="setting", leave=False, disable=None) as bar:
-        result = run_benchmark(run_dir, out, device=device, plan=plan, conditions=conditions,
-                               progress=bar.update)
+        result = run_benchmark(run_dir, out, device=device, batch_sizes=_batch_sizes(batch_sizes),
+                               precisions=precisions, simulator_events=simulator_events,
+                               simulator_command=simulator_command, conditions=conditions, repeats=repeats,
+                               seed=seed, compile=compile_, cuda_graphs=cuda_graphs, progress=bar.update)
     click.echo(format_table(result))
     click.echo(f"wrote {out}")

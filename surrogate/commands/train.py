@@ -82,7 +82,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
     """
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
-    from surrogate.core.training import train as run_training
+    from surrogate.api import train as run_training
 
     if config_file is not None:
         base = read_config_file(config_file)
@@ -107,7 +107,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
         config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **given)})
     if not resume and not config.data:
         raise SurrogateError("give the training data with --data FILE (or a config file naming it)")
-    result = run_training(config, run_dir, resume=resume, progress=not no_progress)
+    result = run_training(out=run_dir, config=config, resume=resume, progress=not no_progress)
     if os.environ.get("RANK", "0") != "0":
         return
     if result.validation:

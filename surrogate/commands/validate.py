@@ -40,11 +40,11 @@ def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float 
     Reader options (--card, --tree, ...) describe the reference file; the candidate is read
     as it describes itself, as `surrogate generate` writes it.
     """
-    from surrogate.core.validation import validate as run_validation
+    from surrogate.api import validate as run_validation
 
     metrics = run_validation(reference, candidate, out_dir, seed=seed, max_events=max_events,
                              classifier=not no_classifier, n_resamples=resamples,
-                             reference_options=reader_options)
+                             reference_options=reader_options).to_dict()
     observables = metrics["observables"]
     worst_first = sorted(observables, key=lambda name: -observables[name]["ratio"])
     width = max(len(name) for name in worst_first[:_SHOWN])
@@ -56,9 +56,13 @@ def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float 
         click.echo(f"... {len(worst_first) - _SHOWN} more in {out_dir / 'metrics.json'}")
     summary = metrics["summary"]
     auc = metrics["classifier_auc"]
+    floor = metrics["classifier_auc_floor"]
+    auc_text = "skipped" if auc is None else f"{auc:.3f}"
+    if floor is not None:
+        auc_text += f" (reference halves {floor:.3f})"
     click.echo(f"median ratio {summary['median_ratio']:.3g}, worst {summary['worst']} {summary['worst_ratio']:.3g}, "
-               f"classifier AUC {'skipped' if auc is None else f'{auc:.3f}'}")
-    click.echo(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
+               f"sliced W1 ratio {metrics['sliced_wasserstein']['ratio']:.3g}, classifier AUC {auc_text}")
+    click.echo(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'metrics.csv'} and {out_dir / 'report.html'}")
     if fail_above is not None:
         above = [name for name in worst_first if observables[name]["ratio"] > fail_above]
         if above:

@@ -3,8 +3,9 @@
 Both files are read through their domain, chunk by chunk; only the domain's observables are kept
 (:class:`~surrogate.core.domain.ObservedSample`), so files larger than memory are fine. Every
 observable is compared with :func:`surrogate.core.stats.compare` (W1, bootstrap error, noise floor,
-ratio), inclusively and in the domain's condition bins; a classifier two-sample test runs on all
-scalar observables plus the conditions. The metrics.json schema is in docs/validation.md.
+ratio), inclusively and in the domain's condition bins; the sliced Wasserstein distance (with its floor)
+and a classifier two-sample test (with its floor) run on all scalar observables plus the conditions.
+The metrics.json schema is in docs/validation.md.
 """
 from __future__ import annotations
 
@@ -145,8 +146,14 @@ def summarize(comparisons: dict[str, stats.Comparison]) -> dict[str, Any]:
 
 
 def classifier_features(sample: ObservedSample) -> np.ndarray:
-    """(N, C + S): the conditions, then every scalar observable, for the classifier test."""
+    """(N, C + S): the conditions, then every scalar observable (:func:`feature_names`), for the classifier
+    test and the sliced Wasserstein distance."""
     return np.column_stack([sample.conditions, *sample.scalars.values()])
+
+
+def feature_names(sample: ObservedSample) -> list[str]:
+    """The names of :func:`classifier_features`' columns."""
+    return [*sample.condition_names, *sample.scalars]
 
 
 def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain: Domain, *, seed: int = 0,
@@ -154,11 +161,16 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
     """metrics.json's content (without the file paths) for two observed samples of one layout."""
     log.info("comparing %d observables", len(reference.scalars) + len(reference.pooled))
     comparisons, separation = compare_observed(reference, candidate, seed=seed, n_resamples=n_resamples)
-    auc = None
+    reference_features, candidate_features = classifier_features(reference), classifier_features(candidate)
+    log.info("sliced Wasserstein distance over %d features", reference_features.shape[1])
+    sliced = stats.compare_sliced(reference_features, candidate_features, n_resamples=n_resamples,
+                                  seed=_seed_for(seed, "sliced"))
+    auc = auc_floor = None
     if classifier:
-        log.info("training the classifier two-sample test")
-        auc = stats.classifier_auc(classifier_features(reference), classifier_features(candidate),
-                                   seed=_seed_for(seed, "classifier"))
+        log.info("training the classifier two-sample test, and between two halves of the reference")
+        auc = stats.classifier_auc(reference_features, candidate_features, seed=_seed_for(seed, "classifier"))
+        auc_floor = stats.classifier_auc_floor(reference_features, len(candidate),
+                                               seed=_seed_for(seed, "classifier floor"))
     bins = []
     for label, ref_mask, cand_mask in domain.condition_bins(reference.conditions, candidate.conditions):
         entry: dict[str, Any] = {"label": label, "n_reference": int(ref_mask.sum()),
@@ -179,6 +191,9 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
         "observables": {name: comparison.as_dict() for name, comparison in comparisons.items()},
         "classifier_auc": auc,
         "summary": summarize(comparisons),
+        "classifier_auc_floor": auc_floor,
+        "sliced_wasserstein": {**sliced, "features": feature_names(reference),
+                               "n_projections": stats.SLICED_PROJECTIONS},
         "separation_power": separation,
         "floor_from_both_samples": [name for name, comparison in comparisons.items() if comparison.floor_from_both],
         "condition_bins": bins,

@@ -24,11 +24,11 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
-def shard_runs(shard: str | None, runs: int) -> list[int]:
-    """The run indices of shard ``I/N`` (the I-th, from 1, of N contiguous blocks); all runs when None."""
-    index, count = parse_shard(shard)
+def shard_runs(shard: tuple[int, int], runs: int) -> list[int]:
+    """The run indices of shard (I, N) (the I-th, from 1, of N contiguous blocks)."""
+    index, count = shard
     if count > runs:
-        raise SurrogateError(f"--shard {shard}: {count} shards for {runs} runs leaves some empty")
+        raise SurrogateError(f"--shard {index}/{count}: {count} shards for {runs} runs leaves some empty")
     bounds = [round(runs * part / count) for part in range(count + 1)]
     return list(range(bounds[index - 1], bounds[index]))
 
@@ -77,22 +77,35 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, 
     at --z-init, FastPM kick-drift-kick steps to --redshift, then the CIC overdensity on the
     particle grid and --maps slab maps (delta = Sigma / mean - 1) of --map-size pixels.
     """
-    from surrogate.cosmology.simulation import RunSettings, latin_hypercube, run_seed
+    from surrogate.api import simulate_nbody
+
+    shard_index = parse_shard(shard)
+    summary = simulate_nbody(out, box_mpc_h=box_mpc_h, grid=grid, steps=steps,
+                             omega_m=parse_value_or_range(omega_m, "omega-m"),
+                             sigma8=parse_value_or_range(sigma8, "sigma8"), redshift=redshift, seed=seed, maps=n_maps,
+                             map_size=map_size, runs=runs, shard=shard_index, device=device, z_init=z_init,
+                             mesh_factor=mesh_factor, lpt_order=int(lpt_order), transfer=transfer, omega_b=omega_b,
+                             hubble=hubble, n_s=n_s, density=density)
+    written, pixels = len(shard_runs(shard_index, runs)), map_size or grid
+    click.echo(f"wrote {out}: {written} run(s), {written * n_maps} maps of {pixels}x{pixels}; {summary}")
+
+
+def simulate_production(out: Path, settings, ranges: dict[str, tuple[float, float]], *, runs: int, seed: int,
+                        shard: tuple[int, int], fixed: dict[str, float], device: str) -> str:
+    """Write shard (I, N) of ``runs`` boxes to ``out``; returns a timing summary.
+
+    ranges: (low, high) of each varied parameter, sampled by Latin hypercube (one value when low == high);
+    one run uses ``seed`` as its phase seed, several runs get their own seeds from it.
+    """
+    from surrogate.cosmology.simulation import latin_hypercube, run_seed
 
     if runs < 1:
         raise SurrogateError("--runs must be at least 1")
-    ranges = {"omega_m": parse_value_or_range(omega_m, "omega-m"), "sigma8": parse_value_or_range(sigma8, "sigma8")}
-    settings = RunSettings(box_mpc_h=box_mpc_h, grid=grid, steps=steps, redshift=redshift, z_init=z_init,
-                           mesh_factor=mesh_factor, lpt_order=int(lpt_order), n_maps=n_maps, map_size=map_size,
-                           transfer=transfer, keep_density=density)
     points = latin_hypercube(ranges, runs, seed)
     selected = shard_runs(shard, runs)
     seeds = [seed if runs == 1 else run_seed(seed, index) for index in range(runs)]
-    fixed = {"omega_b": omega_b, "h": hubble, "n_s": n_s}
     rows = [tuple(float(points[name][index]) for name in VARIED_PARAMETERS) for index in selected]
-    summary = _simulate_runs(out, settings, rows, [seeds[index] for index in selected], fixed, device, seed)
-    click.echo(f"wrote {out}: {len(selected)} run(s), {len(selected) * n_maps} maps of "
-               f"{settings.pixels}x{settings.pixels}; {summary}")
+    return _simulate_runs(out, settings, rows, [seeds[index] for index in selected], fixed, device, seed)
 
 
 def _simulate_runs(out: Path, settings, rows, seeds, fixed: dict[str, float], device: str, seed: int) -> str:

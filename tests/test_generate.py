@@ -94,3 +94,21 @@ def test_preprocessed_generation_and_inverse_compose_to_sample(run_dir):
     bf16 = model.generate_preprocessed(conditions, generator=torch.Generator().manual_seed(0), precision="bf16")
     assert bf16.shape == x.shape and torch.isfinite(bf16).all()
     assert model.latent_dim == 8 and model.device == torch.device("cpu")
+
+
+def test_validate_warns_when_the_reference_is_the_training_data(run_dir, tmp_path, caplog):
+    """generate stamps the run's training file; validate warns against it (and its copies) only."""
+    import shutil
+
+    from surrogate.core.validation import validate
+
+    training = run_dir.parent / "tiny.h5"
+    generated = tmp_path / "generated.h5"
+    assert run_cli("generate", str(run_dir), "--conditions", str(training), "--out", str(generated)) == 0
+    copy = shutil.copy(training, tmp_path / "copy.h5")
+    independent = tmp_path / "independent.h5"
+    DOMAIN.write(independent, tiny_showers(300, seed=5))
+    for reference, warned in ((training, True), (copy, True), (independent, False)):
+        caplog.clear()
+        validate(reference, generated, tmp_path / "report", classifier=False, report=False, n_resamples=4)
+        assert any("training data" in record.getMessage() for record in caplog.records) is warned, reference

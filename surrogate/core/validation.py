@@ -23,6 +23,7 @@ from surrogate.core import stats
 from surrogate.core.domain import (
     Domain, ObservedSample, PooledHistogram, Profile, domain_for_file, read_options,
 )
+from surrogate.core.provenance import warn_if_training_data
 from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,7 @@ def validate(reference: str | os.PathLike, candidate: str | os.PathLike, out_dir
     if candidate_domain is not domain:
         raise SurrogateError(f"a {candidate_domain.name} file, but the reference {reference} is a "
                              f"{domain.name} file", candidate)
+    warn_if_training_data(reference, candidate)
     log.info("reading %s", reference)
     reference_sample, reference_shape = observe(domain, reference, max_events=max_events,
                                                 **read_options(reference_options))

@@ -112,3 +112,17 @@ def test_validate_warns_when_the_reference_is_the_training_data(run_dir, tmp_pat
         caplog.clear()
         validate(reference, generated, tmp_path / "report", classifier=False, report=False, n_resamples=4)
         assert any("training data" in record.getMessage() for record in caplog.records) is warned, reference
+
+
+def test_repr_and_a_warning_outside_the_trained_range(run_dir, caplog):
+    model = surrogate.load(run_dir)
+    low, high = model.trained_range
+    text = repr(model)
+    assert "calorimeter" in text and "incident_energy_mev" in text and f"{high[0]:.4g}" in text
+    assert f"step {model.metadata['step']}" in text
+    caplog.clear()
+    model.sample([2000.0, 3000.0])
+    assert not caplog.records
+    model.sample([2000.0, 50_000.0, 60_000.0])
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1 and "2 of 3 conditions lie outside the training range" in warnings[0]

@@ -129,6 +129,7 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
     any error (in the device work or in the writer) the exception propagates and no file is left.
     """
     array = model.conditions_array(conditions)
+    model.warn_outside_range(array)
     if queue_batches < 1:
         raise SurrogateError("queue_batches must be at least 1")
     if batch_size < 1:

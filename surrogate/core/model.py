@@ -9,6 +9,8 @@ network (no conversion to physical units) on tensors already on the device, and
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from surrogate.core.domain import Domain, EventSet, domain_named
 from surrogate.errors import SurrogateError
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+log = logging.getLogger(__name__)
 
 
 def autocast(device: torch.device, precision: str):
@@ -52,6 +56,46 @@ class Surrogate:
         self.preprocessor = preprocessor.eval().requires_grad_(False)
         self.generator = generator.eval().requires_grad_(False)
         self.metadata = metadata
+
+    def __repr__(self) -> str:
+        trained = self.trained_range
+        names = ", ".join(self.condition_names)
+        ranges = ", ".join(f"{name} {low:.4g}-{high:.4g}" for name, low, high in zip(
+            self.condition_names, *trained)) + " (trained range)" if trained else f"{names} (trained range unknown)"
+        score = (self.metadata.get("validation") or {}).get("score")
+        quick = "" if score is None else f", quick-validation score {score:.3g}"
+        return f"<Surrogate {self.domain.name}: {ranges}, step {self.metadata.get('step')}{quick}>"
+
+    @functools.cached_property
+    def training_conditions(self) -> np.ndarray | None:
+        """(N, C) conditions of the run's training file (``config.data``), None when it is not readable
+        here (e.g. a model copied elsewhere). Read once per model."""
+        from surrogate.core.conditions import read_conditions
+
+        if not self.config.data or not Path(self.config.data).is_file():
+            return None
+        try:
+            return read_conditions(Path(self.config.data), self.condition_names, self.config.data_options)
+        except SurrogateError:
+            return None
+
+    @property
+    def trained_range(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) of each condition over the training file, None when it is not known."""
+        conditions = self.training_conditions
+        return None if conditions is None else (conditions.min(axis=0), conditions.max(axis=0))
+
+    def warn_outside_range(self, conditions: np.ndarray) -> None:
+        """One warning when any row of ``conditions`` (N, C) lies outside the trained range."""
+        trained = self.trained_range
+        if trained is None:
+            return
+        low, high = trained
+        outside = np.count_nonzero(((conditions < low) | (conditions > high)).any(axis=1))
+        if outside:
+            ranges = ", ".join(f"{name} {lo:.4g}-{hi:.4g}" for name, lo, hi in zip(self.condition_names, low, high))
+            log.warning("warning: %d of %d conditions lie outside the training range (%s); the surrogate "
+                        "extrapolates there", outside, len(conditions), ranges)
 
     @property
     def device(self) -> torch.device:
@@ -110,6 +154,7 @@ class Surrogate:
         array = self.conditions_array(conditions)
         if batch_size < 1:
             raise SurrogateError("batch size must be at least 1")
+        self.warn_outside_range(array)
         if device is not None:
             self.to(device)
         device = self.device

@@ -109,12 +109,16 @@ class ReferenceSimulator:
 
     simulate(conditions, rng) -> events: one event per row of ``conditions`` ((N, C), physical units),
         the same work a user's production would do for them.
-    points: named condition rows at which seconds per event are measured (e.g. 1, 10, 100 GeV).
+    points: named condition rows to time at when neither the user nor the run gives conditions
+        (e.g. 1, 10, 100 GeV).
+    events_per_call: events one unit of the simulator's work yields (the maps of one N-body box); the
+        harness times whole units and divides by the events they yield.
     """
 
     name: str
     simulate: Callable[[np.ndarray, np.random.Generator], np.ndarray]
     points: list[tuple[str, np.ndarray]]
+    events_per_call: int = 1
 
 
 class EventWriter(abc.ABC):

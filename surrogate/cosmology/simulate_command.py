@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from surrogate.commands.shards import parse_shard
+from surrogate.commands.shards import shard_units
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
 
@@ -26,11 +26,7 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
 
 def shard_runs(shard: str | None, runs: int) -> list[int]:
     """The run indices of shard ``I/N`` (the I-th, from 1, of N contiguous blocks); all runs when None."""
-    index, count = parse_shard(shard)
-    if count > runs:
-        raise SurrogateError(f"--shard {shard}: {count} shards for {runs} runs leaves some empty")
-    bounds = [round(runs * part / count) for part in range(count + 1)]
-    return list(range(bounds[index - 1], bounds[index]))
+    return list(shard_units(shard, runs, "runs"))
 
 
 @click.command("nbody")

@@ -48,3 +48,39 @@ def test_cli_reference_is_up_to_date():
     spec.loader.exec_module(module)
     assert (ROOT / "docs" / "cli.md").read_text() == module.reference(), \
         "docs/cli.md is stale: run python docs/make_cli_reference.py"
+
+
+def test_every_command_that_computes_takes_threads(tmp_path, capsys, monkeypatch):
+    """--threads sets torch's threads for the command's run; a busy machine gets a one-line note."""
+    import click
+    import torch
+
+    from surrogate.commands import threads
+
+    simulate = cli.commands["simulate"]
+    computing = [cli.commands[name] for name in ("train", "generate", "validate", "benchmark", "quickstart")]
+    computing += [simulate.get_command(None, name) for name in simulate.list_commands(None)]
+    assert len(computing) == 7
+    for command in computing:
+        assert "threads" in [param.name for param in command.params], command.name
+    assert not any(param.name == "threads" for param in cli.commands["inspect"].params)
+
+    seen = []
+
+    @threads.with_threads
+    @click.command()
+    def probe():
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    probe.main(["--threads", "1"], standalone_mode=False)
+    assert seen == [1] and torch.get_num_threads() == before and capsys.readouterr().err == ""
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    probe.main([], standalone_mode=False)
+    assert seen[-1] == 4
+    note = capsys.readouterr().err
+    assert note == "note: the machine is busy (load 3.0 on 4 cores); 4 threads will wait on each other: " \
+                   "--threads 1 may run faster\n"

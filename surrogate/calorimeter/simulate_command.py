@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.shards import shard_units
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 #: Showers simulated together (one call of the simulator, one seed). Part of the production's
@@ -25,6 +26,7 @@ BLOCK_EVENTS = 128
 MEV_PER_GEV = 1000.0
 
 
+@with_threads
 @click.command("calorimeter")
 @click.option("--geometry", type=click.Choice(["ds2", "calogan"]), required=True,
               help="ds2: CaloChallenge dataset 2 (W/Si, 45 x 16 x 9 voxels, CaloChallenge HDF5 layout); "

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 
@@ -19,6 +20,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+@with_threads
 @with_reader_options
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
@@ -22,6 +23,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
+@with_threads
 @click.command()
 @click.option("--data", type=click.Path(path_type=Path), help="Training data file (any layout `surrogate inspect` "
               "reads). Not needed with --resume.")

@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from surrogate.commands.shards import shard_units
+from surrogate.commands.threads import with_threads
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
 
@@ -29,6 +30,7 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
     return list(shard_units(shard, runs, "runs"))
 
 
+@with_threads
 @click.command("nbody")
 @click.option("--box", "box_mpc_h", type=float, default=256.0, show_default=True,
               help="Comoving box side in Mpc/h.")

@@ -50,7 +50,7 @@ def test_cli_reference_is_up_to_date():
         "docs/cli.md is stale: run python docs/make_cli_reference.py"
 
 
-def test_every_command_that_computes_takes_threads(tmp_path, capsys, monkeypatch):
+def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
     """--threads sets torch's threads for the command's run; a busy machine gets a one-line note."""
     import click
     import torch
@@ -75,12 +75,12 @@ def test_every_command_that_computes_takes_threads(tmp_path, capsys, monkeypatch
     before = torch.get_num_threads()
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     probe.main(["--threads", "1"], standalone_mode=False)
-    assert seen == [1] and torch.get_num_threads() == before and capsys.readouterr().err == ""
+    assert seen == [1] and torch.get_num_threads() == before and not caplog.records
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     probe.main([], standalone_mode=False)
     assert seen[-1] == 4
-    note = capsys.readouterr().err
-    assert note == "note: the machine is busy (load 3.0 on 4 cores); 4 threads will wait on each other: " \
-                   "--threads 1 may run faster\n"
+    assert [record.getMessage() for record in caplog.records] == [
+        "note: the machine is busy (load 3.0 on 4 cores); 4 threads will wait on each other: --threads 1 may run "
+        "faster"]

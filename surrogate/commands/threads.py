@@ -8,9 +8,12 @@ $OMP_NUM_THREADS is honoured as the default.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 
 import click
+
+log = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -49,7 +52,7 @@ def with_threads(command: click.Command) -> click.Command:
         threads = threads or default_threads()
         note = busy_note(threads, available_cores(), os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0)
         if note:
-            click.echo(note, err=True)
+            log.warning(note)
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:

@@ -20,6 +20,19 @@ def test_every_command_explains_itself(command, capsys):
     assert out.startswith(f"Usage: surrogate {command}")
 
 
+def test_command_list_ends_each_description_with_a_sentence_or_an_ellipsis(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    lines = out.split("Commands:\n")[1].strip().splitlines()
+    assert code == 0 and len(lines) == len(COMMANDS)
+    assert all(line.rstrip().endswith((".", "...")) and "e.g." not in line for line in lines), lines
+
+
+def test_train_help_lists_every_architecture(capsys):
+    _, out, _ = run_cli(capsys, "train", "--help")
+    for arch in ("auto", "dense", "conv", "layer-streams", "dcgan", "dcgan-log"):
+        assert arch in out
+
+
 def test_python_dash_m_runs_the_same_cli():
     completed = subprocess.run([sys.executable, "-m", "surrogate", "--version"], capture_output=True, text=True)
     assert completed.returncode == 0 and "surrogate" in completed.stdout
@@ -84,3 +97,15 @@ def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
     assert [record.getMessage() for record in caplog.records] == [
         "note: the machine is busy (load 3.0 on 4 cores); 4 threads will wait on each other: --threads 1 may run "
         "faster"]
+
+
+def test_missing_tensorboard_is_an_info_note_not_a_warning_on_every_train(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from surrogate.core import monitoring
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as when not installed
+    with caplog.at_level(logging.INFO):
+        assert monitoring._tensorboard_writer(tmp_path) is None
+    assert [record.levelno for record in caplog.records] == [logging.INFO]
+    assert "TensorBoard is not installed" in caplog.records[0].getMessage()

@@ -41,7 +41,8 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "stopped (give a larger --steps to train longer).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML or JSON config file; options given here override it (see docs/training.md).")
-@click.option("--arch", help="Network architecture: auto, dense, conv, layer-streams [default: auto].")
+@click.option("--arch", help="Network architecture: auto; for showers dense, conv, layer-streams; for maps dcgan, "
+                             "dcgan-log (log pixel transform) [default: auto].")
 @click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
 @click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
 @click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")

@@ -27,6 +27,7 @@ class CalorimeterDomain(Domain):
     """
 
     name = "calorimeter"
+    event_noun = "shower"
 
     def detect(self, path: Path) -> bool:
         return showers.detect_format(path) is not None

@@ -149,6 +149,9 @@ class Domain(abc.ABC):
     #: Short name, e.g. ``"calorimeter"``; stored in run directories and file layouts.
     name: str
 
+    #: What one event is called in reports ("shower", "map").
+    event_noun: str = "event"
+
     @abc.abstractmethod
     def detect(self, path: Path) -> bool:
         """True when ``path`` is in one of this domain's layouts (cheap: look at keys, not data)."""

@@ -151,7 +151,7 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     ratio leaves [0.5, 2], as for an untrained model)."""
     from matplotlib.figure import Figure
 
-    from surrogate.core.report import save_png
+    from surrogate.core.report import plain_log_ticks, save_png
 
     if "power_spectrum" not in reference.profiles or "power_spectrum" not in candidate.profiles:
         return None
@@ -176,6 +176,8 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and (values.min() < 0.5 or values.max() > 2.0):
         axes.set_yscale("log")
+        plain_log_ticks(axes.yaxis)
+    plain_log_ticks(axes.xaxis)
     axes.set_xlabel("k [h/Mpc]")
     axes.set_ylabel("P_candidate(k) / P_reference(k)")
     axes.legend(fontsize=8, frameon=False)

@@ -29,7 +29,8 @@ from surrogate.errors import SurrogateError
 log = logging.getLogger(__name__)
 
 #: Bumped whenever an observable or estimator definition changes, so old and new numbers are not mixed.
-METRICS_VERSION = 1
+#: 2: the floor falls back to exchanging events only for nearly constant references (stats.too_sparse).
+METRICS_VERSION = 2
 
 #: Values per chunk when reading a file (events per chunk = this / values per event).
 _CHUNK_VALUES = 8_000_000

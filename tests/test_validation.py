@@ -173,12 +173,13 @@ def test_report_words_units_and_verdict():
     assert axis_label("log10_cell_energy_mev") == "log10(cell energy / MeV)"
     assert axis_label("etot_over_einc") == "etot over einc"
     assert axis_label("log10_power_low_mpc2_h2") == "log10(power low / (Mpc/h)^2)"
-    assert [w1_unit(name) for name in ("layer03_energy_mev", "log10_cell_energy_mev", "pixel_log10_x", "void_fraction")] \
-        == ["MeV", "dex", "dex", ""]
+    names = ("layer03_energy_mev", "log10_cell_energy_mev", "pixel_log10_x", "void_fraction")
+    assert [w1_unit(name) for name in names] == ["MeV", "dex", "dex", ""]
     assert auc_band(0.51)[1] == "indistinguishable" and auc_band(0.999)[1] == "clearly separable"
     assert auc_band(0.999)[0] != auc_band(0.51)[0] and auc_band(None)[0] == "#fff"
     ratios = {f"o{i}": {"ratio": r} for i, r in enumerate([0.9, 1.2, 40.0, 12.0, 2.0])}
-    assert verdict(ratios) == "Not yet a substitute: 2 of 5 observables are more than 10x their noise floor (worst: o2 at 40)."
+    assert verdict(ratios) == ("Not yet a substitute: 2 of 5 observables are more than 10x their noise floor "
+                               "(worst: o2 at 40).")
     assert verdict({"a": {"ratio": 0.8}, "b": {"ratio": 1.1}}).startswith("As good as more simulation")
 
 

@@ -176,7 +176,8 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
     model = load(run_dir, device=device)
     conditions, source = timing_conditions(model, conditions)
     simulator = time_simulator(model, plan, conditions)
-    simulator["conditions_from"] = source
+    if not plan.simulator_command:  # the user's command runs at whatever conditions it was given
+        simulator["conditions_from"] = source
     surrogate_rows = []
     paths = [None] if plan.fast_path is None else [None, plan.fast_path]
     for precision in plan.precisions or default_precisions(device):

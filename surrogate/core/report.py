@@ -171,7 +171,8 @@ def _draw_ratio(axis, x: np.ndarray, quotient: np.ndarray, error: np.ndarray) ->
     if labelled:
         axis.legend(loc="lower right", fontsize=7, frameon=False, handletextpad=0.2)
     axis.set_ylim(low, high)
-    axis.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], prune="upper"))  # no label under the main panel's 0
+    # pruned: no tick label of its own under the main panel's 0
+    axis.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], prune="upper"))
 
 
 def _draw_histograms(main, ratio, edges: np.ndarray, ref_counts: np.ndarray, cand_counts: np.ndarray) -> None:

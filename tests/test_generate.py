@@ -126,3 +126,15 @@ def test_repr_and_a_warning_outside_the_trained_range(run_dir, caplog):
     model.sample([2000.0, 50_000.0, 60_000.0])
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 1 and "2 of 3 conditions lie outside the training range" in warnings[0]
+
+
+def test_conditions_of_a_shower_file_are_read_without_its_showers(tmp_path, monkeypatch):
+    """generate --conditions, the trained range and the benchmark read energies only, not gigabytes of cells."""
+    from surrogate.calorimeter.formats import showers
+    from surrogate.core.conditions import read_conditions
+
+    written = tiny_showers(50, seed=3)
+    DOMAIN.write(tmp_path / "s.h5", written)
+    monkeypatch.setattr(showers, "_checked_blocks", None)  # reading any shower would fail
+    energies = read_conditions(tmp_path / "s.h5", ("incident_energy_mev",))
+    np.testing.assert_allclose(energies, written.conditions)

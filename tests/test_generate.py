@@ -121,7 +121,7 @@ def test_repr_and_a_warning_outside_the_trained_range(run_dir, caplog):
     assert "calorimeter" in text and "incident_energy_mev" in text and f"{high[0]:.4g}" in text
     assert f"step {model.metadata['step']}" in text
     caplog.clear()
-    model.sample([2000.0, 3000.0])
+    model.sample([2000.0, 3000.0, 0.98 * low[0], 1.02 * high[0]])  # just past the sample's ends: no warning
     assert not caplog.records
     model.sample([2000.0, 50_000.0, 60_000.0])
     warnings = [record.getMessage() for record in caplog.records]

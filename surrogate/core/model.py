@@ -86,12 +86,14 @@ class Surrogate:
         return None if conditions is None else (conditions.min(axis=0), conditions.max(axis=0))
 
     def warn_outside_range(self, conditions: np.ndarray) -> None:
-        """One warning when any row of ``conditions`` (N, C) lies outside the trained range."""
+        """One warning when any row of ``conditions`` (N, C) lies outside the trained range, by more
+        than 5% of an edge's value (a finite training sample stops just short of its generating range)."""
         trained = self.trained_range
         if trained is None:
             return
         low, high = trained
-        outside = np.count_nonzero(((conditions < low) | (conditions > high)).any(axis=1))
+        outside = np.count_nonzero(((conditions < low - 0.05 * np.abs(low))
+                                    | (conditions > high + 0.05 * np.abs(high))).any(axis=1))
         if outside:
             ranges = ", ".join(f"{name} {lo:.4g}-{hi:.4g}" for name, lo, hi in zip(self.condition_names, low, high))
             log.warning("warning: %d of %d conditions lie outside the training range (%s); the surrogate "

@@ -58,10 +58,8 @@ class Surrogate:
         self.metadata = metadata
 
     def __repr__(self) -> str:
-        trained = self.trained_range
-        names = ", ".join(self.condition_names)
-        ranges = ", ".join(f"{name} {low:.4g}-{high:.4g}" for name, low, high in zip(
-            self.condition_names, *trained)) + " (trained range)" if trained else f"{names} (trained range unknown)"
+        ranges = (f"{self._range_text()} (trained range)" if self.trained_range
+                  else f"{', '.join(self.condition_names)} (trained range unknown)")
         score = (self.metadata.get("validation") or {}).get("score")
         quick = "" if score is None else f", quick-validation score {score:.3g}"
         return f"<Surrogate {self.domain.name}: {ranges}, step {self.metadata.get('step')}{quick}>"
@@ -95,9 +93,12 @@ class Surrogate:
         outside = np.count_nonzero(((conditions < low - 0.05 * np.abs(low))
                                     | (conditions > high + 0.05 * np.abs(high))).any(axis=1))
         if outside:
-            ranges = ", ".join(f"{name} {lo:.4g}-{hi:.4g}" for name, lo, hi in zip(self.condition_names, low, high))
             log.warning("warning: %d of %d conditions lie outside the training range (%s); the surrogate "
-                        "extrapolates there", outside, len(conditions), ranges)
+                        "extrapolates there", outside, len(conditions), self._range_text())
+
+    def _range_text(self) -> str:
+        return ", ".join(f"{name} {low:.4g}-{high:.4g}" for name, low, high in zip(self.condition_names,
+                                                                                   *self.trained_range))
 
     @property
     def device(self) -> torch.device:

@@ -40,9 +40,11 @@ def density_ratio(events: EventSet) -> np.ndarray:
 
 
 def _k_bands(map_size: int, box_mpc_h: float) -> list[tuple[str, float, float]]:
-    """Three bands of k in h/Mpc: up to Nyquist/8, Nyquist/8-Nyquist/2, Nyquist/2-Nyquist."""
+    """Three bands of k in h/Mpc: up to Nyquist/8, Nyquist/8-Nyquist/2, Nyquist/2-Nyquist. The low band
+    reaches at least 1.5 fundamental modes, so that a 16-pixel map (Nyquist/8 = one fundamental) has one."""
     nyquist = math.pi * map_size / box_mpc_h
-    return [("low", 0.0, nyquist / 8), ("mid", nyquist / 8, nyquist / 2), ("high", nyquist / 2, nyquist)]
+    low_edge = max(nyquist / 8, 1.5 * 2 * math.pi / box_mpc_h)
+    return [("low", 0.0, low_edge), ("mid", low_edge, nyquist / 2), ("high", nyquist / 2, nyquist)]
 
 
 def map_observables(events: EventSet) -> dict[str, np.ndarray]:

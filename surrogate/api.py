@@ -61,12 +61,12 @@ def read_log(run_dir: str | os.PathLike) -> "pandas.DataFrame":
 
 def simulate_showers(out: str | os.PathLike, *, geometry: str, particle: str, events: int, seed: int,
                      energy_gev: float | None = None, energy_range_gev: tuple[float, float] | None = None,
-                     file_format: str = "hdf5", shard: tuple[int, int] = (1, 1), workers: int = 1) -> Path:
+                     file_format: str = "hdf5", shard: str | None = None, workers: int = 1) -> Path:
     """Simulate ``events`` showers with the built-in Monte Carlo into ``out``; returns ``out``.
 
     geometry: ds2 or calogan; particle: e-, e+ or gamma. Give ``energy_gev`` (one energy) or
     ``energy_range_gev`` (low, high), sampled log-uniformly. file_format: hdf5 or root. ``shard``
-    (i, n) writes only the i-th (from 1) of n parts, as ``surrogate simulate calorimeter --shard``.
+    "I/N" writes only the I-th (from 1) of N parts, as ``surrogate simulate calorimeter --shard``.
     """
     from surrogate.calorimeter.simulate_command import parse_energies, simulate_production
 
@@ -80,7 +80,7 @@ def simulate_showers(out: str | os.PathLike, *, geometry: str, particle: str, ev
 def simulate_nbody(out: str | os.PathLike, *, box_mpc_h: float = 256.0, grid: int = 64, steps: int = 10,
                    omega_m: float | tuple[float, float] = 0.3175, sigma8: float | tuple[float, float] = 0.834,
                    redshift: float = 0.0, seed: int = 0, maps: int = 12, map_size: int | None = None,
-                   runs: int = 1, shard: tuple[int, int] = (1, 1), device: str = "cpu", z_init: float = 19.0,
+                   runs: int = 1, shard: str | None = None, device: str = "cpu", z_init: float = 19.0,
                    mesh_factor: int = 2, lpt_order: int = 2, transfer: str = "eisenstein-hu",
                    omega_b: float = 0.049, hubble: float = 0.6711, n_s: float = 0.9624,
                    density: bool = True) -> str:

@@ -20,6 +20,19 @@ def test_every_command_explains_itself(command, capsys):
     assert out.startswith(f"Usage: surrogate {command}")
 
 
+def test_command_list_ends_each_description_with_a_sentence_or_an_ellipsis(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    lines = out.split("Commands:\n")[1].strip().splitlines()
+    assert code == 0 and len(lines) == len(COMMANDS)
+    assert all(line.rstrip().endswith((".", "...")) and "e.g." not in line for line in lines), lines
+
+
+def test_train_help_lists_every_architecture(capsys):
+    _, out, _ = run_cli(capsys, "train", "--help")
+    for arch in ("auto", "dense", "conv", "layer-streams", "dcgan", "dcgan-log"):
+        assert arch in out
+
+
 def test_python_dash_m_runs_the_same_cli():
     completed = subprocess.run([sys.executable, "-m", "surrogate", "--version"], capture_output=True, text=True)
     assert completed.returncode == 0 and "surrogate" in completed.stdout
@@ -48,3 +61,51 @@ def test_cli_reference_is_up_to_date():
     spec.loader.exec_module(module)
     assert (ROOT / "docs" / "cli.md").read_text() == module.reference(), \
         "docs/cli.md is stale: run python docs/make_cli_reference.py"
+
+
+def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
+    """--threads sets torch's threads for the command's run; a busy machine gets a one-line note."""
+    import click
+    import torch
+
+    from surrogate.commands import threads
+
+    simulate = cli.commands["simulate"]
+    computing = [cli.commands[name] for name in ("train", "generate", "validate", "benchmark", "quickstart")]
+    computing += [simulate.get_command(None, name) for name in simulate.list_commands(None)]
+    assert len(computing) == 7
+    for command in computing:
+        assert "threads" in [param.name for param in command.params], command.name
+    assert not any(param.name == "threads" for param in cli.commands["inspect"].params)
+
+    seen = []
+
+    @threads.with_threads
+    @click.command()
+    def probe():
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    probe.main(["--threads", "1"], standalone_mode=False)
+    assert seen == [1] and torch.get_num_threads() == before and not caplog.records
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    probe.main([], standalone_mode=False)
+    assert seen[-1] == 4
+    assert [record.getMessage() for record in caplog.records] == [
+        "note: the machine is busy (load 3.0 on 4 cores); 4 threads will wait on each other: --threads 1 may run "
+        "faster"]
+
+
+def test_missing_tensorboard_is_an_info_note_not_a_warning_on_every_train(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from surrogate.core import monitoring
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as when not installed
+    with caplog.at_level(logging.INFO):
+        assert monitoring._tensorboard_writer(tmp_path) is None
+    assert [record.levelno for record in caplog.records] == [logging.INFO]
+    assert "TensorBoard is not installed" in caplog.records[0].getMessage()

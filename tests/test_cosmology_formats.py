@@ -219,4 +219,5 @@ def test_reference_simulator_for_the_benchmark_makes_maps_of_the_layout(tmp_path
     maps = reference.simulate(np.repeat(point[None, :], 4, axis=0), np.random.default_rng(0))
     assert maps.shape == (4, 16, 16) and np.all(maps >= -1.0)  # two boxes of 3 maps, cut to 4
     assert "16^3 particles" in reference.name
+    assert reference.events_per_call == 3  # the benchmark times whole boxes
     assert DOMAIN.reference_simulator({**layout, "format": formats.CAMELS}) is None

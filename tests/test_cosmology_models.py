@@ -14,7 +14,7 @@ from surrogate.core.model import load
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
 from surrogate.cosmology.models import MapPreprocessor
-from surrogate.cosmology.networks import MapCritic, MapGenerator
+from surrogate.cosmology.networks import MapCritic, MapGenerator, resolutions
 from surrogate.cosmology.transforms import inverse_log_transform, inverse_s_transform, log_transform, s_transform
 from surrogate.errors import SurrogateError
 
@@ -73,7 +73,7 @@ def test_preprocessor_refuses_missing_parameters():
         MapPreprocessor("s", 2, offset=1.0).fit(events.events, conditions)
 
 
-@pytest.mark.parametrize("size", [64, 128])
+@pytest.mark.parametrize("size", [16, 32, 64, 128])
 def test_networks_shapes_and_independence_of_samples(size):
     torch.manual_seed(0)
     generator = MapGenerator(16, 2, size, width=64, convs_per_block=1, conditioning="film")
@@ -113,8 +113,10 @@ def test_build_model_checks_its_options():
     for bad in (ModelConfig(arch="dense"), ModelConfig(depth=5)):
         with pytest.raises(SurrogateError):
             DOMAIN.build_model(layout, bad)
-    with pytest.raises(SurrogateError, match="64, 128 or 256"):
-        DOMAIN.build_model({**layout, "map_size": 48}, ModelConfig())
+    for size in (8, 48, 1024):
+        with pytest.raises(SurrogateError, match="power of two from 16 to 512 pixels.*--map-size"):
+            DOMAIN.build_model({**layout, "map_size": size}, ModelConfig())
+    assert resolutions(512) == [4, 8, 16, 32, 64, 128, 256, 512]
 
 
 def test_validation_hooks_give_finite_per_map_numbers():
@@ -127,6 +129,8 @@ def test_validation_hooks_give_finite_per_map_numbers():
     profiles = DOMAIN.profiles(events)
     assert profiles["power_spectrum"].values.shape == (6, 16)
     assert set(profiles) >= {"peak_counts", "minkowski_v0", "minkowski_v1", "minkowski_v2"}
+    smallest = DOMAIN.observables(lognormal_maps(3, size=16))  # every band holds a mode at the smallest size
+    assert all(np.isfinite(values).all() and np.all(values > -30) for values in smallest.values())
     bins = DOMAIN.condition_bins(events.conditions, events.conditions[:3])
     assert len(bins) == 6 and all(mask.sum() == 1 for _, mask, _ in bins)
     many = np.random.default_rng(0).uniform(0.2, 0.4, (40, 2))

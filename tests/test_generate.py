@@ -94,3 +94,47 @@ def test_preprocessed_generation_and_inverse_compose_to_sample(run_dir):
     bf16 = model.generate_preprocessed(conditions, generator=torch.Generator().manual_seed(0), precision="bf16")
     assert bf16.shape == x.shape and torch.isfinite(bf16).all()
     assert model.latent_dim == 8 and model.device == torch.device("cpu")
+
+
+def test_validate_warns_when_the_reference_is_the_training_data(run_dir, tmp_path, caplog):
+    """generate stamps the run's training file; validate warns against it (and its copies) only."""
+    import shutil
+
+    from surrogate.core.validation import validate
+
+    training = run_dir.parent / "tiny.h5"
+    generated = tmp_path / "generated.h5"
+    assert run_cli("generate", str(run_dir), "--conditions", str(training), "--out", str(generated)) == 0
+    copy = shutil.copy(training, tmp_path / "copy.h5")
+    independent = tmp_path / "independent.h5"
+    DOMAIN.write(independent, tiny_showers(300, seed=5))
+    for reference, warned in ((training, True), (copy, True), (independent, False)):
+        caplog.clear()
+        validate(reference, generated, tmp_path / "report", classifier=False, report=False, n_resamples=4)
+        assert any("training data" in record.getMessage() for record in caplog.records) is warned, reference
+
+
+def test_repr_and_a_warning_outside_the_trained_range(run_dir, caplog):
+    model = surrogate.load(run_dir)
+    low, high = model.trained_range
+    text = repr(model)
+    assert "calorimeter" in text and "incident_energy_mev" in text and f"{high[0]:.4g}" in text
+    assert f"step {model.metadata['step']}" in text
+    caplog.clear()
+    model.sample([2000.0, 3000.0, 0.98 * low[0], 1.02 * high[0]])  # just past the sample's ends: no warning
+    assert not caplog.records
+    model.sample([2000.0, 50_000.0, 60_000.0])
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1 and "2 of 3 conditions lie outside the training range" in warnings[0]
+
+
+def test_conditions_of_a_shower_file_are_read_without_its_showers(tmp_path, monkeypatch):
+    """generate --conditions, the trained range and the benchmark read energies only, not gigabytes of cells."""
+    from surrogate.calorimeter.formats import showers
+    from surrogate.core.conditions import read_conditions
+
+    written = tiny_showers(50, seed=3)
+    DOMAIN.write(tmp_path / "s.h5", written)
+    monkeypatch.setattr(showers, "_checked_blocks", None)  # reading any shower would fail
+    energies = read_conditions(tmp_path / "s.h5", ("incident_energy_mev",))
+    np.testing.assert_allclose(energies, written.conditions)

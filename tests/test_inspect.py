@@ -12,6 +12,7 @@ from shower_samples import run_cli, write_sample
 def _summary(capsys, *args):
     code, out, err = run_cli(capsys, "inspect", "--json", *args)
     assert code == 0, err
+    assert out.endswith("}\n")  # a file or a pipe gets a complete last line
     return json.loads(out)
 
 

@@ -25,14 +25,25 @@ def _simulate(capsys, out, *extra, geometry="ds2", particle="e-", events=5, seed
     return stdout
 
 
-@pytest.mark.parametrize("events, shards", [(1, 1), (10, 3), (64, 4), (100, 7), (5, 9)])
-def test_shards_partition_the_blocks(events, shards, monkeypatch):
+@pytest.mark.parametrize("events, shards", [(1, 1), (10, 3), (64, 4), (100, 7), (100, 25)])
+def test_shards_partition_the_blocks_evenly(events, shards, monkeypatch):
     monkeypatch.setattr(simulate_command, "BLOCK_EVENTS", 4)
-    parts = [shard_blocks(events, i, shards) for i in range(1, shards + 1)]
+    parts = [shard_blocks(events, f"{i}/{shards}") for i in range(1, shards + 1)]
     flat = [block for part in parts for block in part]
     assert [block for block, _, _ in flat] == list(range(len(flat)))
     assert [start for _, start, _ in flat] == list(range(0, events, 4))
     assert flat[-1][2] == events and all(stop - start <= 4 for _, start, stop in flat)
+    sizes = [len(part) for part in parts]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
+
+
+def test_more_shards_than_blocks_is_an_error_not_an_empty_file(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-",
+                           "--energy", "1", "--events", "300", "--seed", "1", "--out", tmp_path / "x.h5",
+                           "--shard", "1/10")
+    assert code == 2 and err.strip() == ("surrogate: error: --shard 1/10: 10 shards for 3 blocks of 128 showers "
+                                         "leaves some empty; use at most 3 shards")
+    assert not (tmp_path / "x.h5").exists()
 
 
 def test_option_parsing():

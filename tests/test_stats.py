@@ -191,3 +191,52 @@ def test_classifier_auc_floor_is_the_test_between_reference_halves():
     assert floor == pytest.approx(0.5, abs=0.06)
     assert stats.classifier_auc_floor(reference, 800, seed=0) == floor
     assert stats.classifier_auc_floor(reference[:30], 800, seed=0) is None  # halves of 15 events
+
+
+def _binned_simulation(rng, n_events, shift=0.0):
+    """A known 'simulator': energies log-uniform in 1-20, a scalar response and pooled per-event
+    histograms whose shape depends on the energy (as a shower's cell spectrum does)."""
+    energies = np.exp(rng.uniform(0.0, np.log(20.0), n_events))
+    scalar = rng.gamma(4.0, np.sqrt(energies) / 4.0) + shift
+    edges = np.linspace(-1.0, 4.0, 26)
+    counts = np.zeros((n_events, 25))
+    for row, energy in zip(counts, energies):
+        values = rng.normal(np.log10(energy) + shift + rng.normal(0, 0.1), 0.6, size=rng.integers(20, 60))
+        row += stats.clipped_histogram(values, edges)
+    return energies, scalar, edges, counts
+
+
+def _per_bin_comparisons(reference, candidate, seed):
+    from surrogate.calorimeter.observables import energy_bins
+
+    (ref_e, ref_scalar, edges, ref_counts), (cand_e, cand_scalar, _, cand_counts) = reference, candidate
+    for _label, ref_rows, cand_rows in energy_bins(ref_e, cand_e):
+        yield (stats.compare(ref_scalar[ref_rows], cand_scalar[cand_rows], seed=seed),
+               stats.compare_pooled(edges, ref_counts[ref_rows], cand_counts[cand_rows], seed=seed))
+
+
+def test_floors_bin_by_bin_are_calibrated():
+    """Simulation against simulation in condition bins of ~100 events (the quickstart's sizes):
+    the mean ratio over seeds is near 1 in every bin, for scalar and pooled observables alike."""
+    ratios = []
+    for seed in range(16):
+        rng = np.random.default_rng(100 + seed)
+        reference, candidate = _binned_simulation(rng, 500), _binned_simulation(rng, 500)
+        ratios.append([[c.ratio for c in pair] for pair in _per_bin_comparisons(reference, candidate, seed)])
+    mean_by_bin = np.mean(ratios, axis=0)  # (bins, scalar/pooled)
+    assert mean_by_bin.shape == (5, 2)
+    assert np.all((mean_by_bin > 0.7) & (mean_by_bin < 1.4)), mean_by_bin
+
+
+def test_floor_of_a_small_bin_comes_from_the_reference_alone():
+    """A bin of ~100 distinct events shows its own noise: its floor must not grow with the candidate's
+    error (a floor from both samples made one bin's floor 6x smaller than its neighbours')."""
+    rng = np.random.default_rng(7)
+    reference = _binned_simulation(rng, 500)
+    same, shifted = _binned_simulation(rng, 500), _binned_simulation(rng, 500, shift=0.5)
+    for (same_scalar, same_pooled), (bad_scalar, bad_pooled) in zip(
+            _per_bin_comparisons(reference, same, 0), _per_bin_comparisons(reference, shifted, 0)):
+        assert not (bad_scalar.floor_from_both or bad_pooled.floor_from_both)
+        assert bad_scalar.noise_floor == pytest.approx(same_scalar.noise_floor, rel=0.5)
+        assert bad_pooled.noise_floor == pytest.approx(same_pooled.noise_floor, rel=0.5)
+        assert bad_pooled.ratio > 5

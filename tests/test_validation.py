@@ -174,3 +174,51 @@ def test_report_style_says_in_one_line_when_mplhep_is_missing(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "mplhep", None)  # makes `import mplhep` fail
     with report_style() as notice:
         assert "mplhep is not installed" in notice and "\n" not in notice
+
+
+def test_report_words_units_and_verdict():
+    from surrogate.core.report import auc_band, axis_label, verdict, w1_unit
+
+    assert axis_label("layer12_r_width_mm") == "layer 12 r width [mm]"
+    assert axis_label("log10_cell_energy_mev") == "log10(cell energy / MeV)"
+    assert axis_label("etot_over_einc") == "etot over einc"
+    assert axis_label("log10_power_low_mpc2_h2") == "log10(power low / (Mpc/h)^2)"
+    names = ("layer03_energy_mev", "log10_cell_energy_mev", "pixel_log10_x", "void_fraction")
+    assert [w1_unit(name) for name in names] == ["MeV", "dex", "dex", ""]
+    assert auc_band(0.51)[1] == "indistinguishable" and auc_band(0.999)[1] == "clearly separable"
+    assert auc_band(0.999)[0] != auc_band(0.51)[0] and auc_band(None)[0] == "#fff"
+    ratios = {f"o{i}": {"ratio": r} for i, r in enumerate([0.9, 1.2, 40.0, 12.0, 2.0])}
+    assert verdict(ratios) == ("Not yet a substitute: 2 of 5 observables are more than 10x their noise floor "
+                               "(worst: o2 at 40).")
+    assert verdict({"a": {"ratio": 0.8}, "b": {"ratio": 1.1}}).startswith("As good as more simulation")
+
+
+def test_ratio_panel_marks_points_off_scale_instead_of_clipping_them():
+    from matplotlib.figure import Figure
+
+    from surrogate.core.report import _draw_ratio
+
+    axis = Figure().subplots()
+    x = np.arange(5.0)
+    _draw_ratio(axis, x, np.array([1.0, 1.2, 2.2, 9.0, 0.01]), np.full(5, 0.1))
+    low, high = axis.get_ylim()
+    assert low <= 0.01 and high == 3.0  # widened to hold 0.01 and 2.2, capped at 3
+    markers = {line.get_marker(): line.get_xdata().tolist() for line in axis.get_lines()}
+    assert markers["^"] == [3.0]  # 9 lies above the panel: a triangle at its top
+    assert "v" not in markers  # 0.01 is inside the widened range
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == ["off scale"]
+
+
+def test_maps_report_speaks_of_maps_and_puts_the_mplhep_notice_in_a_footnote(tmp_path):
+    from surrogate.core.report import render_html
+
+    metrics = {"candidate": "c.h5", "reference": "r.h5", "n_candidate": 4, "n_reference": 5, "domain": "cosmology",
+               "observables": {"pixel_std": {"w1": 1.0, "w1_err": 0.1, "noise_floor": 0.5, "ratio": 2.0}},
+               "summary": {"worst": "pixel_std", "worst_ratio": 2.0, "median_ratio": 2.0}, "classifier_auc": 0.7,
+               "floor_from_both_samples": ["pixel_std"], "separation_power": {},
+               "condition_bins": [{"label": "sigma8 0.6-0.8", "n_reference": 5, "n_candidate": 4, "skipped": "few"}]}
+    page = render_html(metrics, {}, tmp_path, "mplhep is not installed", noun="map")
+    assert "reference maps" in page and "(4 maps)" in page and "few showers" not in page and "Geant4" not in page
+    assert page.index("mplhep is not installed") > page.index("All observables")
+    assert "class='verdict'>Close: every observable is within 3x its noise floor" in page
+    assert "<em>separation power</em>" in page and "background:#ffcc80'><div class='value'>0.700" in page

@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from surrogate.calorimeter.formats import showers
 from surrogate.calorimeter.formats.layout import geometry_of
 from surrogate.calorimeter.formats.source import ShowerWriter
@@ -27,12 +29,16 @@ class CalorimeterDomain(Domain):
     """
 
     name = "calorimeter"
+    event_noun = "shower"
 
     def detect(self, path: Path) -> bool:
         return showers.detect_format(path) is not None
 
     def read(self, path: Path, *, start: int = 0, stop: int | None = None, **options: Any) -> EventSet:
         return showers.read(path, start=start, stop=stop, **options)
+
+    def read_conditions(self, path: Path, **options: Any) -> tuple[tuple[str, ...], np.ndarray]:
+        return showers.read_conditions(path, **options)
 
     def iter_read(self, path: Path, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
         return showers.iter_read(path, chunk_events=chunk_events, **options)

@@ -2,8 +2,9 @@
 
 Showers are simulated in fixed blocks of :data:`BLOCK_EVENTS`; block ``b`` draws its energies and its
 showers from ``SeedSequence(seed, spawn_key=(b,))``, whatever the shard or worker that runs it. So
-``--shard I/N`` runs blocks ``floor((I-1) B/N) .. floor(I B/N) - 1`` of the same production, and
-merging shards 1..N in order gives exactly the unsharded file.
+``--shard I/N`` runs blocks ``floor((I-1) B/N) .. floor(I B/N) - 1`` of the same production (shards
+differ by at most one block; more shards than blocks is an error), and merging shards 1..N in order
+gives exactly the unsharded file.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.shards import parse_shard
+from surrogate.commands.shards import shard_units
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 #: Showers simulated together (one call of the simulator, one seed). Part of the production's
@@ -24,6 +26,7 @@ BLOCK_EVENTS = 128
 MEV_PER_GEV = 1000.0
 
 
+@with_threads
 @click.command("calorimeter")
 @click.option("--geometry", type=click.Choice(["ds2", "calogan"]), required=True,
               help="ds2: CaloChallenge dataset 2 (W/Si, 45 x 16 x 9 voxels, CaloChallenge HDF5 layout); "
@@ -43,27 +46,26 @@ MEV_PER_GEV = 1000.0
 @click.option("--format", "file_format", type=click.Choice(["hdf5", "root"]),
               help="hdf5 (the geometry's layout) or root (a fixed-size TTree) [default: root for a .root "
                    "output, hdf5 otherwise].")
-@click.option("--shard", metavar="I/N", help="I/N: simulate only the I-th (1..N) of N equal parts of the production; "
-                              "`surrogate merge` joins the N outputs.")
+@click.option("--shard", metavar="I/N", help=f"I/N: simulate only the I-th (1..N) of N parts of the production, "
+                                             f"cut into whole blocks of {BLOCK_EVENTS} showers (the unit of its "
+                                             "seeding; parts differ by at most one block, N at most the number "
+                                             "of blocks); `surrogate merge` joins the N outputs.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="W",
               help="Processes simulating blocks in parallel.")
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
                 seed: int, out: Path, file_format: str | None, shard: str | None, workers: int) -> None:
     """Simulate electromagnetic showers with the built-in Monte Carlo (stands in for Geant4)."""
     energy_gev_range = parse_energies(energy_gev, energy_range)
-    shard_index, shard_count = parse_shard(shard)
     file_format = file_format or ("root" if out.suffix.lower() == ".root" else "hdf5")
     n_events, seconds = simulate_production(out, geometry, particle, energy_gev_range, events, seed,
-                                            file_format=file_format, shard=(shard_index, shard_count),
-                                            workers=workers)
-    per_shower = f", {seconds / n_events:.3g} s per shower" if n_events else ""
-    click.echo(f"wrote {n_events} showers to {out} ({seconds:.1f} s{per_shower})")
+                                            file_format=file_format, shard=shard, workers=workers)
+    click.echo(f"wrote {n_events} showers to {out} ({seconds:.1f} s, {seconds / n_events:.3g} s per shower)")
 
 
 def simulate_production(out: Path, geometry: str, particle: str, energy_gev_range: tuple[float, float], events: int,
-                        seed: int, *, file_format: str = "hdf5", shard: tuple[int, int] = (1, 1),
+                        seed: int, *, file_format: str = "hdf5", shard: str | None = None,
                         workers: int = 1) -> tuple[int, float]:
-    """Write shard (I, N) of a production of ``events`` showers to ``out``; (showers written, seconds).
+    """Write shard ``I/N`` (None: all) of a production of ``events`` showers to ``out``; (showers written, seconds).
 
     Energies are drawn log-uniformly in ``energy_gev_range`` (GeV); ``file_format`` is hdf5 (the
     geometry's layout) or root. The same arguments always give the same file.
@@ -77,7 +79,7 @@ def simulate_production(out: Path, geometry: str, particle: str, energy_gev_rang
     chosen = get_geometry(geometry)
     layout_format = "root" if file_format == "root" else chosen.file_layout
     layout = make_layout(layout_format, chosen, particle=particle, sampling_fraction=chosen.sampling_fraction)
-    blocks = shard_blocks(events, *shard)
+    blocks = shard_blocks(events, shard)
     n_events = sum(stop - start for _, start, stop in blocks)
     jobs = [(geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks]
     began = time.perf_counter()
@@ -105,12 +107,10 @@ def parse_energies(energy_gev: float | None, energy_range: str | None) -> tuple[
     return low, high
 
 
-def shard_blocks(events: int, shard_index: int, shard_count: int) -> list[tuple[int, int, int]]:
-    """(block number, first event, end event) of every block that shard I of N simulates."""
-    n_blocks = math.ceil(events / BLOCK_EVENTS)
-    first = (shard_index - 1) * n_blocks // shard_count
-    last = shard_index * n_blocks // shard_count
-    return [(block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)) for block in range(first, last)]
+def shard_blocks(events: int, shard: str | None) -> list[tuple[int, int, int]]:
+    """(block number, first event, end event) of every block that shard ``I/N`` simulates."""
+    blocks = shard_units(shard, math.ceil(events / BLOCK_EVENTS), f"blocks of {BLOCK_EVENTS} showers")
+    return [(block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)) for block in blocks]
 
 
 def simulate_block(geometry: str, particle: str, energy_gev_range: tuple[float, float], seed: int,

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 
@@ -19,6 +20,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+@with_threads
 @with_reader_options
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
@@ -29,13 +31,14 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @click.option("--precision", "precisions", multiple=True, type=click.Choice(["fp32", "tf32", "bf16"]),
               help="Arithmetic to time (repeatable; default fp32 and bf16, plus tf32 on a GPU).")
 @click.option("--simulator-events", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Events the reference simulator produces at each timing point (or per --simulator-command run).")
+              help="Events the reference simulator produces per timed run, rounded up to whole units of its work "
+                   "(an N-body box's maps), or per --simulator-command run.")
 @click.option("--simulator-command", default=None,
               help="Time this outside command (e.g. your Geant4 job making --simulator-events events) as a whole "
                    "process instead of the built-in simulator.")
 @click.option("--conditions", "conditions_file", type=click.Path(path_type=Path), default=None,
-              help="Conditions to generate at (a table or data file, as for `generate`); default: the built-in "
-                   "simulator's timing points.")
+              help="Conditions to generate at (a table or data file, as for `generate`); default: the run's training "
+                   "conditions (both sides are timed at them).")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed repeats per setting; the median is reported.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of simulator and generator noise.")
@@ -51,8 +54,9 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
 
     \b
     Reports events per second for every batch size and precision (after warm-up, with device
-    synchronisation, median of --repeats), the simulator's seconds per event, and
-    speedup = simulator seconds per event x best surrogate events per second.
+    synchronisation, median of --repeats), the simulator's seconds per event (warm-up, median of
+    --repeats), and per row speedup = simulator seconds per event x surrogate events per second;
+    the headline names the best row.
 
     With --compile or --cuda-graphs every setting is timed eagerly and on that fast path, side by side.
     """

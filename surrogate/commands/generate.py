@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 MEV_PER_GEV = 1000.0
@@ -13,6 +14,7 @@ MEV_PER_GEV = 1000.0
 ENERGY_SUFFIX = "_mev"
 
 
+@with_threads
 @with_reader_options
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))

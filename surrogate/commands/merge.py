@@ -15,7 +15,7 @@ from surrogate.errors import SurrogateError
 @click.argument("output", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 def merge(output: Path, inputs: tuple[Path, ...], reader_options: dict) -> None:
-    """Concatenate INPUTS (same layout, e.g. `simulate --shard I/N` outputs) into OUTPUT."""
+    """Concatenate INPUTS of one layout, such as the outputs of `simulate --shard I/N`, into OUTPUT."""
     domain = domain_for_file(inputs[0])
     for path in inputs[1:]:
         if domain_for_file(path) is not domain:

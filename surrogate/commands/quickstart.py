@@ -5,7 +5,10 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.threads import with_threads
 
+
+@with_threads
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("quickstart"),
               show_default=True, help="Directory for the data, the run, the report and the benchmark.")

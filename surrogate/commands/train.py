@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
 
 LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
@@ -22,6 +23,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
+@with_threads
 @click.command()
 @click.option("--data", type=click.Path(path_type=Path), help="Training data file (any layout `surrogate inspect` "
               "reads). Not needed with --resume.")
@@ -39,7 +41,8 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "stopped (give a larger --steps to train longer).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML or JSON config file; options given here override it (see docs/training.md).")
-@click.option("--arch", help="Network architecture: auto, dense, conv, layer-streams [default: auto].")
+@click.option("--arch", help="Network architecture: auto; for showers dense, conv, layer-streams; for maps dcgan, "
+                             "dcgan-log (log pixel transform) [default: auto].")
 @click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
 @click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
 @click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")

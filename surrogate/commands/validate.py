@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
+from surrogate.commands.threads import with_threads
 
 _SHOWN = 10
 
 
+@with_threads
 @with_reader_options
 @click.command()
 @click.option("--reference", required=True, type=click.Path(path_type=Path),

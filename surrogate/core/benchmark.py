@@ -78,8 +78,31 @@ def fp32_arithmetic(precision: str):
         convolutions.fp32_precision = previous[1]
 
 
-def time_simulator(model, plan: BenchmarkPlan) -> dict[str, Any]:
-    """Seconds per event of the reference: the domain's built-in simulator, or the user's command."""
+def timing_conditions(model, given: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """The conditions both sides are timed at, and where they come from: the user's (``given``), the
+    run's training file (the production the surrogate stands in for), or the simulator's default points."""
+    if given is not None:
+        return model.conditions_array(given), "--conditions"
+    if model.training_conditions is not None:
+        return model.training_conditions, f"the training data {model.config.data}"
+    reference = model.domain.reference_simulator(model.layout)
+    if reference is None:
+        raise SurrogateError("give --conditions FILE: the run's training file is not here and there is no "
+                             "built-in simulator to take conditions from")
+    points = np.stack([np.asarray(point, dtype=np.float64) for _, point in reference.points])
+    return points, "the simulator's default points (the training file is not here)"
+
+
+def representative_rows(conditions: np.ndarray, n: int) -> np.ndarray:
+    """``n`` rows at evenly spaced quantiles of the first condition column: the mix of a production of
+    these conditions in a few events (the median one for n = 1)."""
+    order = np.argsort(conditions[:, 0], kind="stable")
+    return conditions[order[((np.arange(n) + 0.5) / n * len(conditions)).astype(int)]]
+
+
+def time_simulator(model, plan: BenchmarkPlan, conditions: np.ndarray) -> dict[str, Any]:
+    """Seconds per event of the reference at ``conditions``: the domain's built-in simulator (a warm-up
+    call, then the median of ``plan.repeats`` timed runs over whole units of its work), or the user's command."""
     if plan.simulator_command:
         timing = time_command(plan.simulator_command)
         return {"name": plan.simulator_command, "events": plan.simulator_events,
@@ -88,16 +111,16 @@ def time_simulator(model, plan: BenchmarkPlan) -> dict[str, Any]:
     if reference is None:
         raise SurrogateError(f"the {model.domain.name} domain has no built-in simulator for this layout; "
                              "time your own with --simulator-command")
+    unit = reference.events_per_call
+    events = -(-plan.simulator_events // unit) * unit
+    rows = representative_rows(conditions, events)
     rng = np.random.default_rng(plan.seed)
-    points = []
-    for label, condition in reference.points:
-        conditions = np.repeat(np.asarray(condition, dtype=np.float64)[None, :], plan.simulator_events, axis=0)
-        reference.simulate(conditions[:1], rng)  # warm-up: tables, caches
-        timing = time_callable(lambda: reference.simulate(conditions, rng), warmup=0, repeats=1)
-        points.append({"condition": label, "seconds_per_event": timing.median_s / plan.simulator_events})
-    mean = float(np.mean([point["seconds_per_event"] for point in points]))
-    return {"name": reference.name, "events": plan.simulator_events * len(points),
-            "seconds_per_event": mean, "points": points}
+    reference.simulate(rows[:unit], rng)  # warm-up: tables, caches, device start-up
+    timing = time_callable(lambda: reference.simulate(rows, rng), warmup=0, repeats=plan.repeats)
+    return {"name": reference.name, "events": events, "events_per_call": unit, "repeats": plan.repeats,
+            "seconds": list(timing.seconds), "seconds_per_event": timing.median_s / events,
+            "conditions": {name: [float(rows[:, i].min()), float(rows[:, i].max())]
+                           for i, name in enumerate(model.condition_names)}}
 
 
 def time_surrogate(model, device, batch_size: int, precision: str, plan: BenchmarkPlan,
@@ -111,8 +134,7 @@ def time_surrogate(model, device, batch_size: int, precision: str, plan: Benchma
 
     fast_path = fast_path or EAGER
     network_precision = "bf16" if precision == "bf16" else "fp32"
-    rows = conditions[np.arange(batch_size) % len(conditions)]
-    c = torch.as_tensor(rows, device=device)
+    c = torch.as_tensor(representative_rows(conditions, batch_size), device=device)
     rng = torch.Generator(device=device).manual_seed(plan.seed)
     sync = synchronizer(device)
 
@@ -139,8 +161,8 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
                   conditions: np.ndarray | None = None, progress=None) -> dict[str, Any]:
     """Time simulator and surrogate, write the benchmark JSON atomically, and return it.
 
-    conditions: (N, C) physical conditions the surrogate is timed at (cycled to fill a batch); by default
-        the built-in simulator's timing points, so both sides do the same work.
+    conditions: (N, C) physical conditions both sides are timed at (:func:`representative_rows` of them);
+        by default the run's training conditions (see :func:`timing_conditions`).
     """
     import torch
 
@@ -152,28 +174,27 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
     if plan.fast_path is not None:
         plan.fast_path.check(torch.device(device))
     model = load(run_dir, device=device)
-    simulator = time_simulator(model, plan)
-    if conditions is None:
-        reference = model.domain.reference_simulator(model.layout)
-        if reference is None:
-            raise SurrogateError("give --conditions FILE: there is no built-in simulator to take them from")
-        conditions = np.stack([np.asarray(point, dtype=np.float64) for _, point in reference.points])
-    conditions = model.conditions_array(conditions)
+    conditions, source = timing_conditions(model, conditions)
+    simulator = time_simulator(model, plan, conditions)
+    if not plan.simulator_command:  # the user's command runs at whatever conditions it was given
+        simulator["conditions_from"] = source
     surrogate_rows = []
     paths = [None] if plan.fast_path is None else [None, plan.fast_path]
     for precision in plan.precisions or default_precisions(device):
         for batch_size in plan.batch_sizes:
             for fast_path in paths:
-                surrogate_rows.append(time_surrogate(model, device, batch_size, precision, plan, conditions,
-                                                     fast_path))
+                row = time_surrogate(model, device, batch_size, precision, plan, conditions, fast_path)
+                row["speedup"] = simulator["seconds_per_event"] * row["events_per_second"]
+                surrogate_rows.append(row)
                 if progress is not None:
                     progress()
-    best = max(row["events_per_second"] for row in surrogate_rows)
+    best = max(surrogate_rows, key=lambda row: row["events_per_second"])
     result = {
         "device": device_name(device),
         "simulator": simulator,
         "surrogate": surrogate_rows,
-        "speedup": simulator["seconds_per_event"] * best,
+        "speedup": best["speedup"],
+        "best": {key: best[key] for key in ("batch_size", "precision", "path")},
         "run_dir": str(run_dir),
         "torch": torch.__version__,
     }
@@ -182,15 +203,24 @@ def run_benchmark(run_dir: Path, out: Path, *, device: str | None = None, plan: 
     return result
 
 
+def format_speedup(speedup: float) -> str:
+    """A speedup as people write it: ``1083x``, ``7.2x``, ``0.35x``."""
+    return f"{speedup:.0f}x" if speedup >= 100 else f"{speedup:.2g}x"
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """The printed summary: one line per surrogate setting, then the simulator and the speedup."""
+    """The printed summary: one line per surrogate setting with its speedup, then the simulator and the
+    best setting's speedup."""
     lines = [f"device: {result['device']}",
-             f"{'batch':>8} {'precision':>9} {'path':>19} {'events/s':>12} {'fraction of peak':>17}"]
+             f"{'batch':>8} {'precision':>9} {'path':>19} {'events/s':>12} {'fraction of peak':>17} {'speedup':>9}"]
     for row in result["surrogate"]:
         peak = "n/a" if row["fraction_of_peak"] is None else f"{row['fraction_of_peak']:.1%}"
         lines.append(f"{row['batch_size']:>8} {row['precision']:>9} {row['path']:>19} "
-                     f"{row['events_per_second']:>12.4g} {peak:>17}")
+                     f"{row['events_per_second']:>12.4g} {peak:>17} {format_speedup(row['speedup']):>9}")
     simulator = result["simulator"]
-    lines.append(f"simulator ({simulator['name']}): {simulator['seconds_per_event']:.4g} s/event")
-    lines.append(f"speedup at the best setting: {result['speedup']:.4g}x")
+    where = f" at {simulator['conditions_from']}" if "conditions_from" in simulator else ""
+    lines.append(f"simulator ({simulator['name']}): {simulator['seconds_per_event']:.4g} s/event{where}")
+    best = result["best"]
+    lines.append(f"speedup at the best setting (batch {best['batch_size']}, {best['precision']}, {best['path']}): "
+                 f"{format_speedup(result['speedup'])}")
     return "\n".join(lines)

@@ -25,12 +25,12 @@ def read_conditions(path: Path, condition_names: tuple[str, ...], reader_options
         table = _read_table(path)
     else:
         domain = domain or domain_for_file(path)  # raises: neither data nor a table
-        chunks = list(domain.iter_read(path, **read_options(reader_options)))
-        if chunks and chunks[0].condition_names != condition_names:
-            raise SurrogateError(f"its conditions are {', '.join(chunks[0].condition_names)}; the model needs "
+        names, table = domain.read_conditions(path, **read_options(reader_options))
+        if names is not None and names != condition_names:
+            raise SurrogateError(f"its conditions are {', '.join(names)}; the model needs "
                                  f"{', '.join(condition_names)}", path)
-        table = (np.concatenate([chunk.conditions for chunk in chunks]) if chunks
-                 else np.empty((0, len(condition_names))))
+        if names is None:
+            table = np.empty((0, len(condition_names)))
     table = np.asarray(table, dtype=np.float64)
     if table.ndim == 1:
         table = table[:, None]

@@ -109,12 +109,16 @@ class ReferenceSimulator:
 
     simulate(conditions, rng) -> events: one event per row of ``conditions`` ((N, C), physical units),
         the same work a user's production would do for them.
-    points: named condition rows at which seconds per event are measured (e.g. 1, 10, 100 GeV).
+    points: named condition rows to time at when neither the user nor the run gives conditions
+        (e.g. 1, 10, 100 GeV).
+    events_per_call: events one unit of the simulator's work yields (the maps of one N-body box); the
+        harness times whole units and divides by the events they yield.
     """
 
     name: str
     simulate: Callable[[np.ndarray, np.random.Generator], np.ndarray]
     points: list[tuple[str, np.ndarray]]
+    events_per_call: int = 1
 
 
 class EventWriter(abc.ABC):
@@ -145,6 +149,9 @@ class Domain(abc.ABC):
     #: Short name, e.g. ``"calorimeter"``; stored in run directories and file layouts.
     name: str
 
+    #: What one event is called in reports ("shower", "map").
+    event_noun: str = "event"
+
     @abc.abstractmethod
     def detect(self, path: Path) -> bool:
         """True when ``path`` is in one of this domain's layouts (cheap: look at keys, not data)."""
@@ -156,6 +163,14 @@ class Domain(abc.ABC):
     @abc.abstractmethod
     def iter_read(self, path: Path, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
         """The whole file in chunks, so a file larger than memory can be processed."""
+
+    def read_conditions(self, path: Path, **options: Any) -> tuple[tuple[str, ...] | None, np.ndarray]:
+        """Condition names (None for an empty file) and the (N, C) conditions of every event. This reads
+        the events too; domains whose files keep the conditions apart override it to skip them."""
+        chunks = list(self.iter_read(path, **options))
+        if not chunks:
+            return None, np.empty((0, 0))
+        return chunks[0].condition_names, np.concatenate([chunk.conditions for chunk in chunks])
 
     @abc.abstractmethod
     def write(self, path: Path, events: EventSet) -> None:

@@ -28,6 +28,7 @@ import torch
 
 from surrogate.core.domain import EventSet
 from surrogate.core.model import PRECISIONS, Surrogate
+from surrogate.core.provenance import stamp_training_data
 from surrogate.errors import SurrogateError
 
 #: torch.compile modes: autotuned kernels on a GPU (no CUDA graphs inside, as we capture our own);
@@ -128,6 +129,7 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
     any error (in the device work or in the writer) the exception propagates and no file is left.
     """
     array = model.conditions_array(conditions)
+    model.warn_outside_range(array)
     if queue_batches < 1:
         raise SurrogateError("queue_batches must be at least 1")
     if batch_size < 1:
@@ -148,6 +150,7 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
             failure = handoff.finish(cancel=False)
             if failure is not None:
                 raise failure
+    stamp_training_data(path, model.config.data)
     return GenerationReport(len(array), time.perf_counter() - started, str(model.device), fast_path.name)
 
 

@@ -9,6 +9,8 @@ network (no conversion to physical units) on tensors already on the device, and
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from surrogate.core.domain import Domain, EventSet, domain_named
 from surrogate.errors import SurrogateError
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+log = logging.getLogger(__name__)
 
 
 def autocast(device: torch.device, precision: str):
@@ -53,6 +57,49 @@ class Surrogate:
         self.preprocessor = preprocessor.eval().requires_grad_(False)
         self.generator = generator.eval().requires_grad_(False)
         self.metadata = metadata
+
+    def __repr__(self) -> str:
+        ranges = (f"{self._range_text()} (trained range)" if self.trained_range
+                  else f"{', '.join(self.condition_names)} (trained range unknown)")
+        score = (self.metadata.get("validation") or {}).get("score")
+        quick = "" if score is None else f", quick-validation score {score:.3g}"
+        return f"<Surrogate {self.domain.name}: {ranges}, step {self.metadata.get('step')}{quick}>"
+
+    @functools.cached_property
+    def training_conditions(self) -> np.ndarray | None:
+        """(N, C) conditions of the run's training file (``config.data``), None when it is not readable
+        here (e.g. a model copied elsewhere). Read once per model."""
+        from surrogate.core.conditions import read_conditions
+
+        if not self.config.data or not Path(self.config.data).is_file():
+            return None
+        try:
+            return read_conditions(Path(self.config.data), self.condition_names, self.config.data_options)
+        except SurrogateError:
+            return None
+
+    @property
+    def trained_range(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) of each condition over the training file, None when it is not known."""
+        conditions = self.training_conditions
+        return None if conditions is None else (conditions.min(axis=0), conditions.max(axis=0))
+
+    def warn_outside_range(self, conditions: np.ndarray) -> None:
+        """One warning when any row of ``conditions`` (N, C) lies outside the trained range, by more
+        than 5% of an edge's value (a finite training sample stops just short of its generating range)."""
+        trained = self.trained_range
+        if trained is None:
+            return
+        low, high = trained
+        outside = np.count_nonzero(((conditions < low - 0.05 * np.abs(low))
+                                    | (conditions > high + 0.05 * np.abs(high))).any(axis=1))
+        if outside:
+            log.warning("warning: %d of %d conditions lie outside the training range (%s); the surrogate "
+                        "extrapolates there", outside, len(conditions), self._range_text())
+
+    def _range_text(self) -> str:
+        return ", ".join(f"{name} {low:.4g}-{high:.4g}" for name, low, high in zip(self.condition_names,
+                                                                                   *self.trained_range))
 
     @property
     def device(self) -> torch.device:
@@ -111,6 +158,7 @@ class Surrogate:
         array = self.conditions_array(conditions)
         if batch_size < 1:
             raise SurrogateError("batch size must be at least 1")
+        self.warn_outside_range(array)
         if device is not None:
             self.to(device)
         device = self.device

@@ -106,7 +106,7 @@ def _tensorboard_writer(directory: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        log.warning("note: TensorBoard is not installed, so the training log is only in log.csv "
+        log.info("note: TensorBoard is not installed, so the training log is only in log.csv "
                     "(pip install 'surrogate[tensorboard]' to get it)")
         return None
     return SummaryWriter(str(directory))

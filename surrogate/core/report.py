@@ -36,6 +36,72 @@ CANDIDATE_COLOUR = "#d62728"
 _TOP_ROWS = 15
 
 
+#: Unit suffixes of observable names (docs/observables.md) and how a reader writes them.
+_UNITS = {"mpc2_h2": "(Mpc/h)^2", "mpc_h": "Mpc/h", "h_mpc": "h/Mpc", "mev": "MeV", "gev": "GeV", "mm": "mm"}
+
+#: (largest |AUC - 0.5|, colour, words) -- the classifier's verdict, coloured like the ratio bands.
+AUC_BANDS = (
+    (0.02, RATIO_BANDS[0][1], "indistinguishable"),
+    (0.1, RATIO_BANDS[1][1], "weakly separable"),
+    (0.2, RATIO_BANDS[2][1], "separable"),
+    (math.inf, RATIO_BANDS[3][1], "clearly separable"),
+)
+
+
+def quantity_and_unit(name: str) -> tuple[str, str | None]:
+    """An observable's name in words and its unit: ``layer12_r_width_mm`` -> ("layer 12 r width", "mm")."""
+    words, unit = name, None
+    for suffix, shown in _UNITS.items():
+        if name.endswith(f"_{suffix}"):
+            words, unit = name[:-len(suffix) - 1], shown
+            break
+    words = re.sub(r"(?<=[a-z])(?<!log)(\d+)", r" \1", words).replace("_", " ")
+    return words, unit
+
+
+def axis_label(name: str) -> str:
+    """"quantity [unit]" for an axis: ``layer 12 r width [mm]``, ``log10(cell energy / MeV)``."""
+    words, unit = quantity_and_unit(name)
+    if unit and words.startswith("log10 "):
+        return f"log10({words[len('log10 '):]} / {unit})"
+    return f"{words} [{unit}]" if unit else words
+
+
+def w1_unit(name: str) -> str:
+    """The unit W1 carries for an observable: its own unit, dex for a log10, none for a pure number."""
+    words, unit = quantity_and_unit(name)
+    return "dex" if "log10" in words.split() else (unit or "")
+
+
+def auc_band(auc: float | None) -> tuple[str, str]:
+    """Background colour and words for a classifier AUC (white when the test did not run)."""
+    if auc is None:
+        return "#fff", "not run (--no-classifier)"
+    for upper, colour, words in AUC_BANDS:
+        if abs(auc - 0.5) <= upper:
+            return colour, words
+    return AUC_BANDS[-1][1:]
+
+
+def verdict(observables: dict[str, dict[str, float]]) -> str:
+    """One sentence on the whole comparison, from the ratio bands."""
+    ratios = {name: entry["ratio"] for name, entry in observables.items()}
+    worst = max(ratios, key=ratios.get)
+    far = sum(ratio > RATIO_BANDS[2][0] for ratio in ratios.values())
+    clearly = sum(RATIO_BANDS[1][0] < ratio <= RATIO_BANDS[2][0] for ratio in ratios.values())
+    where = f"(worst: {worst} at {ratios[worst]:.3g})"
+    if far:
+        return (f"Not yet a substitute: {far} of {len(ratios)} observables are more than "
+                f"{RATIO_BANDS[2][0]:g}x their noise floor {where}.")
+    if clearly:
+        return (f"Usable with care: {clearly} of {len(ratios)} observables are {RATIO_BANDS[1][0]:g}-"
+                f"{RATIO_BANDS[2][0]:g}x their noise floor {where}.")
+    if ratios[worst] > RATIO_BANDS[0][0]:
+        return (f"Close: every observable is within {RATIO_BANDS[1][0]:g}x its noise floor {where}.")
+    return (f"As good as more simulation on these observables: every ratio is within "
+            f"{RATIO_BANDS[0][0]:g} of the noise floor.")
+
+
 def ratio_band(ratio: float) -> tuple[str, str]:
     """Background colour and words for a W1 / noise-floor ratio."""
     for upper, colour, words in RATIO_BANDS:
@@ -63,7 +129,7 @@ def report_style() -> Iterator[str | None]:
         import mplhep
     except ImportError:
         notice = "mplhep is not installed: plots use matplotlib's default style (pip install 'surrogate[hep]')"
-        log.warning(notice)
+        log.info(notice)
         yield notice
         return
     with matplotlib.style.context(mplhep.style.ROOT), matplotlib.rc_context({"font.size": 11}):
@@ -81,8 +147,32 @@ def _figure_with_ratio():
     main.tick_params(labelbottom=False)
     ratio.axhline(1.0, color=REFERENCE_COLOUR, lw=1)
     ratio.set_ylabel("cand. / ref.")
-    ratio.set_ylim(0.5, 1.5)
     return figure, main, ratio
+
+
+def _draw_ratio(axis, x: np.ndarray, quotient: np.ndarray, error: np.ndarray) -> None:
+    """cand./ref. points on limits 0.5-1.5 widened (up to 0-3) to hold them; a point beyond is a
+    triangle on the edge it lies past, so no point silently leaves the panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    finite = np.isfinite(quotient)
+    values = quotient[finite]
+    low = max(0.0, min(0.5, 0.95 * values.min())) if len(values) else 0.5
+    high = min(3.0, max(1.5, 1.05 * values.max())) if len(values) else 1.5
+    inside = finite & (quotient >= low) & (quotient <= high)
+    axis.errorbar(x[inside], quotient[inside], yerr=error[inside], fmt="o", ms=2.5, color=CANDIDATE_COLOUR, lw=1)
+    margin, labelled = 0.06 * (high - low), False
+    for beyond, level, marker in ((finite & (quotient > high), high - margin, "^"),
+                                  (finite & (quotient < low), low + margin, "v")):
+        if beyond.any():
+            axis.plot(x[beyond], np.full(beyond.sum(), level), marker, ms=5, color=CANDIDATE_COLOUR,
+                      label=None if labelled else "off scale")
+            labelled = True
+    if labelled:
+        axis.legend(loc="lower right", fontsize=7, frameon=False, handletextpad=0.2)
+    axis.set_ylim(low, high)
+    # pruned: no tick label of its own under the main panel's 0
+    axis.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], prune="upper"))
 
 
 def _draw_histograms(main, ratio, edges: np.ndarray, ref_counts: np.ndarray, cand_counts: np.ndarray) -> None:
@@ -100,7 +190,7 @@ def _draw_histograms(main, ratio, edges: np.ndarray, ref_counts: np.ndarray, can
     quotient = np.divide(cand_density, ref_density, out=np.full_like(cand_density, np.nan), where=both)
     error = quotient * np.sqrt(np.divide(1.0, cand_counts, out=np.zeros_like(quotient), where=both)
                                + np.divide(1.0, ref_counts, out=np.zeros_like(quotient), where=both))
-    ratio.errorbar(centers, np.clip(quotient, 0.5, 1.5), yerr=error, fmt="o", ms=2.5, color=CANDIDATE_COLOUR, lw=1)
+    _draw_ratio(ratio, centers, quotient, error)
     filled_bins = np.count_nonzero((ref_counts + cand_counts) > 0)
     if filled_bins > 1 and ref_counts.max() > 0.4 * ref_counts.sum():  # a spike (e.g. at 0): log shows the rest
         positive = np.concatenate([ref_density[ref_density > 0], cand_density[cand_density > 0]])
@@ -131,7 +221,7 @@ def scalar_histogram(name: str, reference: np.ndarray, candidate: np.ndarray, co
                      stats.clipped_histogram(candidate, edges))
     if stats.is_log_binning(edges):
         main.set_xscale("log")
-    ratio.set_xlabel(name)
+    ratio.set_xlabel(axis_label(name))
     _annotate(main, name, comparison)
     return save_png(figure, path)
 
@@ -147,7 +237,7 @@ def pooled_histogram(name: str, reference: PooledHistogram, candidate: PooledHis
     if ref_counts.sum() > 0 and cand_counts.sum() > 0:
         _draw_histograms(main, ratio, reference.edges[low:high + 1], ref_counts[low:high], cand_counts[low:high])
     main.set_yscale("log")
-    ratio.set_xlabel(name)
+    ratio.set_xlabel(axis_label(name))
     _annotate(main, name, comparison)
     return save_png(figure, path)
 
@@ -167,7 +257,7 @@ def profile_plot(name: str, reference: Profile, candidate: Profile, path: Path) 
     quotient = np.divide(cand_mean, ref_mean, out=np.full_like(ref_mean, np.nan), where=valid)
     error = quotient * np.hypot(np.divide(cand_err, cand_mean, out=np.zeros_like(quotient), where=valid),
                                 np.divide(ref_err, ref_mean, out=np.zeros_like(quotient), where=valid))
-    ratio.errorbar(reference.x, np.clip(quotient, 0.5, 1.5), yerr=error, fmt="o", ms=2.5, color=CANDIDATE_COLOUR)
+    _draw_ratio(ratio, np.asarray(reference.x, dtype=float), quotient, error)
     positive = np.concatenate([ref_mean[ref_mean > 0], cand_mean[cand_mean > 0]])
     if reference.log_y and len(positive) and positive.max() > 10 * positive.min():
         main.set_yscale("log")
@@ -221,7 +311,7 @@ def ratio_overview(observables: dict[str, dict[str, float]], path: Path) -> Path
         ax.axhline(1.0, color="k", lw=1)
         ax.axhspan(1e-2, RATIO_BANDS[0][0], color=RATIO_BANDS[0][1], alpha=0.35, lw=0)
         ax.set_ylim(bottom=0.1)
-        ax.set_xlabel("number in the name (layer)")
+        ax.set_xlabel("number in the name")
         ax.set_ylabel("W1 / noise floor")
         ax.set_title("numbered observables", fontsize=11)
         ax.legend(fontsize=7, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -267,14 +357,15 @@ def _observable_rows(observables: dict[str, dict[str, float]], names: list[str],
         power = separation.get(name)
         mark = " &dagger;" if name in floor_from_both else ""
         rows.append(
-            f"<tr><td>{html.escape(name)}{mark}</td><td class='num'>{entry['w1']:.4g}</td>"
+            f"<tr><td>{html.escape(name)}{mark}</td><td>{html.escape(w1_unit(name))}</td>"
+            f"<td class='num'>{entry['w1']:.4g}</td>"
             f"<td class='num'>{entry['w1_err']:.2g}</td><td class='num'>{entry['noise_floor']:.4g}</td>"
             f"{_ratio_cell(entry['ratio'])}<td class='num'>{'' if power is None else f'{power:.3g}'}</td></tr>")
-    return ("<table><tr><th>observable</th><th>W1</th><th>&plusmn; (bootstrap)</th><th>noise floor</th>"
-            "<th>ratio</th><th>separation power</th></tr>" + "".join(rows) + "</table>")
+    return ("<table><tr><th>observable</th><th>unit of W1</th><th>W1</th><th>&plusmn; (bootstrap)</th>"
+            "<th>noise floor</th><th>ratio</th><th>separation power</th></tr>" + "".join(rows) + "</table>")
 
 
-def _bins_table(bins: list[dict[str, Any]]) -> str:
+def _bins_table(bins: list[dict[str, Any]], noun: str) -> str:
     rows = []
     for entry in bins:
         head = (f"<tr><td>{html.escape(entry['label'])}</td><td class='num'>{entry['n_reference']}</td>"
@@ -285,7 +376,7 @@ def _bins_table(bins: list[dict[str, Any]]) -> str:
         summary = entry["summary"]
         rows.append(head + f"{_ratio_cell(summary['median_ratio'])}<td>{html.escape(summary['worst'])}</td>"
                     f"{_ratio_cell(summary['worst_ratio'])}</tr>")
-    return ("<table><tr><th>condition bin</th><th>reference events</th><th>candidate events</th>"
+    return (f"<table><tr><th>condition bin</th><th>reference {noun}s</th><th>candidate {noun}s</th>"
             "<th>median ratio</th><th>worst observable</th><th>its ratio</th></tr>" + "".join(rows) + "</table>")
 
 
@@ -304,25 +395,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .gallery { display: flex; flex-wrap: wrap; gap: 0.6em; }
 figure { margin: 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.8em; color: #666; text-align: center; }
-.notice { background: #fff8e1; border-left: 4px solid #ffb300; padding: 0.4em 0.8em; }
+.verdict { font-size: 1.1em; font-weight: 600; margin: 0.4em 0; }
+.footnote { color: #666; font-size: 0.85em; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
 
-def _auc_words(auc: float | None) -> str:
-    if auc is None:
-        return "not run (--no-classifier)"
-    distance = abs(auc - 0.5)
-    if distance < 0.02:
-        return "indistinguishable"
-    if distance < 0.1:
-        return "weakly separable"
-    return "separable"
-
-
 def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_dir: Path,
-                notice: str | None) -> str:
-    """The report page as a string, images inlined."""
+                notice: str | None, noun: str = "event") -> str:
+    """The report page as a string, images inlined; ``noun`` names one event of the domain ("shower")."""
     observables = metrics["observables"]
     summary = metrics["summary"]
     separation = metrics.get("separation_power", {})
@@ -337,7 +418,7 @@ def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_di
     cards = [
         (f"{summary['median_ratio']:.3g}", "median W1 / floor", ratio_band(summary["median_ratio"])[0]),
         (f"{summary['worst_ratio']:.3g}", f"worst: {summary['worst']}", ratio_band(summary["worst_ratio"])[0]),
-        ("&ndash;" if auc is None else f"{auc:.3f}", f"classifier AUC ({_auc_words(auc)})", "#fff"),
+        ("&ndash;" if auc is None else f"{auc:.3f}", f"classifier AUC ({auc_band(auc)[1]})", auc_band(auc)[0]),
         (str(len(observables)), "observables compared", "#fff"),
     ]
     parts = [
@@ -345,25 +426,28 @@ def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_di
         f"<title>surrogate validate: {html.escape(Path(metrics['candidate']).name)}</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Validation report</h1>",
-        f"<p>candidate <code>{html.escape(metrics['candidate'])}</code> ({metrics['n_candidate']} events) against "
-        f"reference <code>{html.escape(metrics['reference'])}</code> ({metrics['n_reference']} events); "
+        f"<p>candidate <code>{html.escape(metrics['candidate'])}</code> ({metrics['n_candidate']} {noun}s) against "
+        f"reference <code>{html.escape(metrics['reference'])}</code> ({metrics['n_reference']} {noun}s); "
         f"domain {html.escape(str(metrics.get('domain', '')))}{'; ' + html.escape(layout) if layout else ''}.</p>",
+        f"<p class='verdict'>{html.escape(verdict(observables))}</p>",
     ]
-    if notice:
-        parts.append(f"<p class='notice'>{html.escape(notice)}</p>")
     parts.append("<div class='summary'>" + "".join(
         f"<div class='card' style='background:{colour}'><div class='value'>{value}</div>"
         f"<div class='label'>{html.escape(label)}</div></div>" for value, label, colour in cards) + "</div>")
     parts.append(
         "<p>Each observable's 1D Wasserstein distance W1 is divided by its <em>noise floor</em>, the W1 expected "
         "between two independent samples of the reference at these sample sizes, so a ratio near 1 means the "
-        "candidate is as close to the reference as a second reference sample would be. The classifier AUC "
-        "is 0.5 when a network cannot tell the samples apart on these observables; even two Geant4 "
-        "samples can give 0.6 on hard datasets.</p>")
+        "candidate is as close to the reference as a second reference sample would be. W1 carries the "
+        "observable's unit. The <em>separation power</em> &frac12; &Sigma; (p &minus; q)&sup2; / (p + q) over "
+        "the histogram bins (p, q the reference's and the candidate's normalised histograms) is 0 for "
+        "identical shapes and 1 for shapes that never overlap; unlike the ratio it ignores the sample "
+        "sizes. The classifier AUC is 0.5 when a network cannot tell the samples apart on these "
+        "observables; even two independent runs of the reference simulator can give 0.6 on hard "
+        "datasets.</p>")
     if floor_from_both:
-        parts.append("<p>&dagger; The reference has too few events away from its most common value to show "
-                     "its own noise for this observable (e.g. a layer few showers reach); its floor is the W1 "
-                     "expected after exchanging events between the two samples.</p>")
+        parts.append(f"<p>&dagger; Nearly every reference {noun} has the same value of this observable, too "
+                     "few differ to show the reference's own noise; its floor is the W1 expected after "
+                     f"exchanging {noun}s between the two samples.</p>")
     parts.append("<p class='legend'>" + "".join(
         f"<span style='background:{colour}'>ratio &le; {upper:g}: {words} ({counts[words]})</span>"
         if math.isfinite(upper) else f"<span style='background:{colour}'>ratio &gt; {RATIO_BANDS[-2][0]:g}: "
@@ -377,7 +461,7 @@ def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_di
             parts.append(f"<h2>{html.escape(title)}</h2><div class='gallery'>"
                          + "".join(_image_tag(path, out_dir) for path in sections[key]) + "</div>")
     if metrics.get("condition_bins"):
-        parts.append(f"<h2>Per condition bin</h2>{_bins_table(metrics['condition_bins'])}"
+        parts.append(f"<h2>Per condition bin</h2>{_bins_table(metrics['condition_bins'], noun)}"
                      "<p>Every observable's numbers per bin are in metrics.json.</p>")
     parts.append(f"<h2>All observables</h2><details{' open' if len(observables) <= 40 else ''}>"
                  f"<summary>{len(observables)} observables, in the domain's order</summary>"
@@ -385,7 +469,10 @@ def render_html(metrics: dict[str, Any], sections: dict[str, list[Path]], out_di
     parts.append(f"<p style='color:#666;font-size:0.85em'>seed {settings.get('seed')}, "
                  f"{settings.get('n_resamples')} resamples per estimate, metrics version "
                  f"{settings.get('metrics_version')}, surrogate {html.escape(str(settings.get('surrogate_version')))}."
-                 " Definitions: docs/validation.md and docs/observables.md.</p></body></html>")
+                 " Definitions: docs/validation.md and docs/observables.md.</p>")
+    if notice:
+        parts.append(f"<p class='footnote'>{html.escape(notice)}.</p>")
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
@@ -412,5 +499,5 @@ def write_report(metrics: dict[str, Any], reference: ObservedSample, candidate: 
         sections["domain"] = list(domain.report_plots(reference, candidate, plots))
     page = out_dir / "report.html"
     with atomic_path(page) as temporary:
-        temporary.write_text(render_html(metrics, sections, out_dir, notice), encoding="utf-8")
+        temporary.write_text(render_html(metrics, sections, out_dir, notice, domain.event_noun), encoding="utf-8")
     return page

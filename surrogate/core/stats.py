@@ -34,7 +34,10 @@ _BLOCK_ENTRIES = 4_000_000
 
 #: Below this many reference events away from the reference's most common value (e.g. showers
 #: reaching a deep layer at all), the reference cannot show its own noise: the floor then comes from
-#: exchanging events between the samples (:func:`permutation_floor`).
+#: exchanging events between the samples (:func:`permutation_floor`). Only for references that are
+#: mostly that one value (see :func:`too_sparse`): a small sample of distinct events (a condition bin
+#: of 80 showers) shows its noise, and a floor taken from both samples would grow with the candidate's
+#: own error (it made one bin's floor 6x smaller than its neighbours').
 MIN_INFORMATIVE_EVENTS = 100
 
 
@@ -219,8 +222,8 @@ def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamp
 def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> Comparison:
     """W1 (scipy), its bootstrap error, the reference's noise floor at these sizes, and the ratio.
 
-    A reference with fewer than MIN_INFORMATIVE_EVENTS events away from its most common value
-    (constant, or nearly: a deep layer that few showers reach) cannot show its own noise; its floor
+    A reference that is nearly constant (:func:`too_sparse`: a deep layer that few showers reach)
+    cannot show its own noise; its floor
     is then :func:`permutation_floor`, so a few stray candidate events do not give huge ratios.
     """
     reference = np.asarray(reference, dtype=float)
@@ -228,7 +231,7 @@ def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 
     _check_samples(reference, candidate)
     floor_seed, error_seed = (int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(2))
     distance = w1(reference, candidate)
-    sparse = informative_events(reference) < MIN_INFORMATIVE_EVENTS
+    sparse = too_sparse(reference)
     if sparse:
         floor = permutation_floor(reference, candidate, n_resamples=n_resamples, seed=floor_seed) * _size_scale(
             min(len(reference), MAX_RESAMPLED_EVENTS), min(len(candidate), MAX_RESAMPLED_EVENTS),
@@ -291,6 +294,12 @@ def informative_events(values: np.ndarray) -> int:
     return int(len(values) - counts.max())
 
 
+def too_sparse(values: np.ndarray) -> bool:
+    """True when the reference cannot show its own noise: fewer than MIN_INFORMATIVE_EVENTS events
+    differ from its most common one, and those are a minority of the sample (nearly constant)."""
+    return informative_events(values) < min(MIN_INFORMATIVE_EVENTS, len(values) / 2)
+
+
 def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_counts: np.ndarray, *,
                    n_resamples: int = 50, seed: int) -> Comparison:
     """Like :func:`compare` for values pooled over events, given per-event histograms (N, B) on ``edges``.
@@ -324,7 +333,7 @@ def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_co
         cand_star = _resample_counts(rng, sub_n, sub_n, replicas) @ sub_candidate
         errors.append(_masked_w1(centers, ref_star, cand_star))
     floor = _mean(floors) * _size_scale(size_a, size_b, m, n)
-    sparse = informative_events(reference_counts) < MIN_INFORMATIVE_EVENTS
+    sparse = too_sparse(reference_counts)
     if sparse or (floor == 0 and distance > 0):  # exchange whole events between the samples instead
         both = np.concatenate([sub_reference, sub_candidate])
         exchanged = [_masked_w1(centers, in_a @ both, ~in_a @ both)

@@ -24,12 +24,14 @@ from surrogate.core import stats
 from surrogate.core.domain import (
     Domain, ObservedSample, PooledHistogram, Profile, domain_for_file, read_options,
 )
+from surrogate.core.provenance import warn_if_training_data
 from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
 
 #: Bumped whenever an observable or estimator definition changes, so old and new numbers are not mixed.
-METRICS_VERSION = 1
+#: 2: the floor falls back to exchanging events only for nearly constant references (stats.too_sparse).
+METRICS_VERSION = 2
 
 #: Values per chunk when reading a file (events per chunk = this / values per event).
 _CHUNK_VALUES = 8_000_000
@@ -228,6 +230,7 @@ def validate(reference: str | os.PathLike, candidate: str | os.PathLike, out_dir
     if candidate_domain is not domain:
         raise SurrogateError(f"a {candidate_domain.name} file, but the reference {reference} is a "
                              f"{domain.name} file", candidate)
+    warn_if_training_data(reference, candidate)
     log.info("reading %s", reference)
     reference_sample, reference_shape = observe(domain, reference, max_events=max_events,
                                                 **read_options(reference_options))

@@ -21,6 +21,7 @@ class CosmologyDomain(Domain):
     """
 
     name = "cosmology"
+    event_noun = "map"
 
     def detect(self, path: Path) -> bool:
         from surrogate.cosmology.formats import detect_format

@@ -1,4 +1,4 @@
-"""DCGAN-style generator and critic for P x P maps (P a power of two, 64 to 256), conditioned on the
+"""DCGAN-style generator and critic for P x P maps (P a power of two, 16 to 512), conditioned on the
 cosmological parameters.
 
 Both networks work at resolutions 4, 8, ..., P with 3x3 convolutions and circular padding, because
@@ -21,15 +21,17 @@ from torch import nn
 
 from surrogate.errors import SurrogateError
 
-MAP_SIZES = (64, 128, 256)
+#: Map sides the networks accept: every power of two from 16 (three resolutions) to 512.
+MAP_SIZES = tuple(2**power for power in range(4, 10))
 _MIN_CHANNELS = 32
 _SLOPE = 0.2
 
 
 def resolutions(map_size: int) -> list[int]:
-    """4, 8, ..., map_size; a SurrogateError unless map_size is a power of two in MAP_SIZES' range."""
-    if map_size < MAP_SIZES[0] or map_size > MAP_SIZES[-1] or map_size & (map_size - 1):
-        raise SurrogateError(f"map networks need square maps of 64, 128 or 256 pixels, not {map_size}")
+    """4, 8, ..., map_size; a SurrogateError unless map_size is one of MAP_SIZES."""
+    if map_size not in MAP_SIZES:
+        raise SurrogateError(f"map networks need square maps whose side is a power of two from {MAP_SIZES[0]} to "
+                             f"{MAP_SIZES[-1]} pixels, not {map_size} (simulate nbody --map-size)")
     return [4 * 2**level for level in range(int(math.log2(map_size // 4)) + 1)]
 
 

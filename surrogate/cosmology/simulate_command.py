@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from surrogate.commands.shards import parse_shard
+from surrogate.commands.shards import shard_units
+from surrogate.commands.threads import with_threads
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
 
@@ -24,15 +25,12 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
-def shard_runs(shard: tuple[int, int], runs: int) -> list[int]:
-    """The run indices of shard (I, N) (the I-th, from 1, of N contiguous blocks)."""
-    index, count = shard
-    if count > runs:
-        raise SurrogateError(f"--shard {index}/{count}: {count} shards for {runs} runs leaves some empty")
-    bounds = [round(runs * part / count) for part in range(count + 1)]
-    return list(range(bounds[index - 1], bounds[index]))
+def shard_runs(shard: str | None, runs: int) -> list[int]:
+    """The run indices of shard ``I/N`` (the I-th, from 1, of N contiguous blocks); all runs when None."""
+    return list(shard_units(shard, runs, "runs"))
 
 
+@with_threads
 @click.command("nbody")
 @click.option("--box", "box_mpc_h", type=float, default=256.0, show_default=True,
               help="Comoving box side in Mpc/h.")
@@ -79,20 +77,19 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, 
     """
     from surrogate.api import simulate_nbody
 
-    shard_index = parse_shard(shard)
     summary = simulate_nbody(out, box_mpc_h=box_mpc_h, grid=grid, steps=steps,
                              omega_m=parse_value_or_range(omega_m, "omega-m"),
                              sigma8=parse_value_or_range(sigma8, "sigma8"), redshift=redshift, seed=seed, maps=n_maps,
-                             map_size=map_size, runs=runs, shard=shard_index, device=device, z_init=z_init,
+                             map_size=map_size, runs=runs, shard=shard, device=device, z_init=z_init,
                              mesh_factor=mesh_factor, lpt_order=int(lpt_order), transfer=transfer, omega_b=omega_b,
                              hubble=hubble, n_s=n_s, density=density)
-    written, pixels = len(shard_runs(shard_index, runs)), map_size or grid
+    written, pixels = len(shard_runs(shard, runs)), map_size or grid
     click.echo(f"wrote {out}: {written} run(s), {written * n_maps} maps of {pixels}x{pixels}; {summary}")
 
 
 def simulate_production(out: Path, settings, ranges: dict[str, tuple[float, float]], *, runs: int, seed: int,
-                        shard: tuple[int, int], fixed: dict[str, float], device: str) -> str:
-    """Write shard (I, N) of ``runs`` boxes to ``out``; returns a timing summary.
+                        shard: str | None, fixed: dict[str, float], device: str) -> str:
+    """Write shard ``I/N`` (None: all) of ``runs`` boxes to ``out``; returns a timing summary.
 
     ranges: (low, high) of each varied parameter, sampled by Latin hypercube (one value when low == high);
     one run uses ``seed`` as its phase seed, several runs get their own seeds from it.

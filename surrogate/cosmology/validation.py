@@ -40,9 +40,11 @@ def density_ratio(events: EventSet) -> np.ndarray:
 
 
 def _k_bands(map_size: int, box_mpc_h: float) -> list[tuple[str, float, float]]:
-    """Three bands of k in h/Mpc: up to Nyquist/8, Nyquist/8-Nyquist/2, Nyquist/2-Nyquist."""
+    """Three bands of k in h/Mpc: up to Nyquist/8, Nyquist/8-Nyquist/2, Nyquist/2-Nyquist. The low band
+    reaches at least 1.5 fundamental modes, so that a 16-pixel map (Nyquist/8 = one fundamental) has one."""
     nyquist = math.pi * map_size / box_mpc_h
-    return [("low", 0.0, nyquist / 8), ("mid", nyquist / 8, nyquist / 2), ("high", nyquist / 2, nyquist)]
+    low_edge = max(nyquist / 8, 1.5 * 2 * math.pi / box_mpc_h)
+    return [("low", 0.0, low_edge), ("mid", low_edge, nyquist / 2), ("high", nyquist / 2, nyquist)]
 
 
 def map_observables(events: EventSet) -> dict[str, np.ndarray]:
@@ -151,7 +153,7 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     ratio leaves [0.5, 2], as for an untrained model)."""
     from matplotlib.figure import Figure
 
-    from surrogate.core.report import save_png
+    from surrogate.core.report import plain_log_ticks, save_png
 
     if "power_spectrum" not in reference.profiles or "power_spectrum" not in candidate.profiles:
         return None
@@ -176,6 +178,8 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and (values.min() < 0.5 or values.max() > 2.0):
         axes.set_yscale("log")
+        plain_log_ticks(axes.yaxis)
+    plain_log_ticks(axes.xaxis)
     axes.set_xlabel("k [h/Mpc]")
     axes.set_ylabel("P_candidate(k) / P_reference(k)")
     axes.legend(fontsize=8, frameon=False)

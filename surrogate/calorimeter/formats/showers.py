@@ -92,6 +92,14 @@ def read(path: str | os.PathLike, *, start: int = 0, stop: int | None = None, **
         return EventSet(energies[:, None], events, CONDITION_NAMES, dict(source.layout))
 
 
+def read_conditions(path: str | os.PathLike, **options: Any) -> tuple[tuple[str, ...], np.ndarray]:
+    """The incident energies (N, 1) in MeV alone, checked, without reading the showers."""
+    with open_source(path, **options) as source:
+        energies = np.asarray(source.incident_energies_mev(), dtype=np.float64)
+        check_incident_energies(Path(path), source.energy_name, energies, 0)
+        return CONDITION_NAMES, energies[:, None]
+
+
 def iter_read(path: str | os.PathLike, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
     """The whole file as EventSets of at most ``chunk_events`` events each."""
     if chunk_events < 1:

@@ -110,6 +110,8 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """The short summary printed at the end of ``surrogate quickstart``: both models, labelled."""
+    from surrogate.core.benchmark import format_speedup
+
     out_dir = result["out_dir"]
     titles = {"shipped": f"shipped pretrained model {result['shipped_model']} (surrogate.load("
                          f"\"{result['shipped_model']}\")):",
@@ -127,7 +129,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"  report: {out_dir / f'report-{which}' / 'report.html'}",
         ]
     benchmark = result["benchmark"]
-    lines += [f"speedup of the shipped model over the simulator: {benchmark['speedup']:.0f}x on {benchmark['device']}",
+    lines += [f"speedup of the shipped model over the simulator: {format_speedup(benchmark['speedup'])} on "
+              f"{benchmark['device']}",
               f"total time: {sum(result['seconds'].values()):.0f} s"]
     return lines
 

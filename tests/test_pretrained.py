@@ -74,3 +74,12 @@ def test_a_directory_of_the_same_name_comes_first_and_unknown_names_list_the_shi
         surrogate.load("ds2-electron")
     with pytest.raises(SurrogateError, match="shipped: .*ds2-electron"):
         surrogate.load("no-such-model")
+
+
+def test_a_shipped_model_knows_its_range_and_shows_its_fidelity(caplog):
+    model = surrogate.load("ds2-electron")
+    low, high = model.metadata["card"]["energy_range_gev"]
+    assert "median ratio" in repr(model) and f"{low * 1e3:.4g}-{high * 1e3:.4g}" in repr(model)
+    with caplog.at_level("WARNING"):
+        model.sample([high * 2e3], seed=0)
+    assert "outside the training range" in caplog.text

@@ -63,6 +63,11 @@ class Surrogate:
                   else f"{', '.join(self.condition_names)} (trained range unknown)")
         score = (self.metadata.get("validation") or {}).get("score")
         quick = "" if score is None else f", quick-validation score {score:.3g}"
+        card = self.metadata.get("card")
+        if card is not None:
+            fidelity = card["fidelity"]
+            quick = (f", shipped fidelity: median ratio {fidelity['median_ratio']:.3g}, worst "
+                     f"{fidelity['worst_ratio']:.3g} ({fidelity['worst']}), AUC {fidelity['classifier_auc']:.3f}")
         return f"<Surrogate {self.domain.name}: {ranges}, step {self.metadata.get('step')}{quick}>"
 
     @functools.cached_property
@@ -80,7 +85,11 @@ class Surrogate:
 
     @property
     def trained_range(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(low, high) of each condition over the training file, None when it is not known."""
+        """(low, high) of each condition over the training file (for a shipped model: the energy range of
+        its card, in MeV), None when it is not known."""
+        card = self.metadata.get("card")
+        if card is not None:
+            return tuple(np.array([value * 1e3]) for value in card["energy_range_gev"])
         conditions = self.training_conditions
         return None if conditions is None else (conditions.min(axis=0), conditions.max(axis=0))
 

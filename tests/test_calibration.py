@@ -94,7 +94,7 @@ def test_training_fits_the_calibration_into_the_exports(tmp_path):
     showers = model.sample(np.full(50, 3000.0), seed=1)
     assert showers.shape == (50, 36) and np.isfinite(showers).all() and (showers >= 0).all()
     uncalibrated = surrogate.load(run)
-    uncalibrated.preprocessor.calibration.active.fill_(False)
+    uncalibrated.preprocessor.calibration.is_active = False
     raw = uncalibrated.sample(np.full(50, 3000.0), seed=1)
     layers = lambda cells: torch.as_tensor(cells).reshape(50, 3, -1).sum(dim=2)
     torch.testing.assert_close(layers(showers), layers(raw), rtol=1e-4, atol=1e-3)

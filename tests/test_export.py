@@ -75,6 +75,22 @@ def test_shower_graph_matches_sample_in_mev(shower_run, tmp_path, capsys):
     assert [dim.dim_param for dim in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim][0] == "batch"
 
 
+def test_calibrated_shower_graph_matches_sample(tmp_path, capsys):
+    """A model with the cell-spectrum calibration (how the shipped models are made) exports the same way."""
+    model_config = ModelConfig(latent_dim=8, generator_width=16, critic_width=16, depth=2, arch="dense",
+                               options={"calibrate": "1", "cell_noise": "1", "noise_profile": "1"})
+    run = train_tiny_run(tmp_path, model=model_config)
+    out = tmp_path / "calibrated.onnx"
+    export(capsys, run, out)
+    model = load(run)
+    assert model.preprocessor.calibration.is_active
+    energies_mev = np.exp(np.random.default_rng(2).uniform(np.log(1e3), np.log(1e4), (50, 1)))
+    expected = model.sample(energies_mev, seed=5)
+    events = onnx_events(out, energies_mev, sample_noise(model, 50, 5))
+    np.testing.assert_allclose(events, expected, rtol=1e-3, atol=1e-2)
+    assert (events == 0).mean() == pytest.approx((expected == 0).mean(), abs=0.01)
+
+
 def test_map_graph_matches_sample(map_run, tmp_path, capsys):
     run_dir, conditions = map_run
     out = tmp_path / "maps.onnx"

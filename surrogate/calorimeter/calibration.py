@@ -68,6 +68,10 @@ class CellSpectrumCalibration(nn.Module):
         self.register_buffer("member_index", torch.stack([torch.cat([m, m.new_zeros(width - len(m))])
                                                           for m in members]))
         self.register_buffer("member_valid", torch.stack([torch.arange(width) < len(m) for m in members]))
+        valid = self.member_valid.reshape(-1)  # where the padded layout's real cells sit, flat (not saved)
+        self.register_buffer("valid_positions", torch.nonzero(valid).squeeze(1), persistent=False)
+        self.register_buffer("valid_entries", self.member_index.reshape(-1)[valid], persistent=False)
+        self.is_active = False  # mirrors the ``active`` buffer as a plain bool, so export traces one branch
         self.register_buffer("log_energy_edges", torch.zeros(energy_bins + 1, dtype=torch.float64))
         self.register_buffer("levels", torch.linspace(0, 1, quantiles, dtype=torch.float64))
         shape = (energy_bins, n_groups, quantiles)
@@ -78,7 +82,11 @@ class CellSpectrumCalibration(nn.Module):
         # derived from the knots (not saved): the generated distribution functions on a uniform grid
         self.register_buffer("cdf_table", torch.zeros(energy_bins * n_groups * GRID_POINTS), persistent=False)
         self.register_buffer("grid", torch.zeros(2), persistent=False)  # lowest log10 energy, grid step
-        self.register_load_state_dict_post_hook(lambda module, _: module._tabulate())
+        self.register_load_state_dict_post_hook(lambda module, _: module._after_load())
+
+    def _after_load(self) -> None:
+        self.is_active = bool(self.active)
+        self._tabulate()
 
     def _tabulate(self) -> None:
         """Tabulate every generated distribution function of hit cells on one uniform log10-energy grid."""
@@ -97,7 +105,7 @@ class CellSpectrumCalibration(nn.Module):
 
     def _bins(self, incident_mev: torch.Tensor) -> torch.Tensor:
         inner = self.log_energy_edges[1:-1].to(incident_mev.device)
-        return torch.bucketize(torch.log(incident_mev.double()).contiguous(), inner)
+        return (torch.log(incident_mev.double())[:, None] > inner).sum(dim=1)
 
     def _describe(self, cells: torch.Tensor, bins: torch.Tensor, knots: torch.Tensor, empty: torch.Tensor) -> None:
         """Fill ``knots``/``empty`` with each (bin, group)'s log10 quantiles of hit cells and empty fraction."""
@@ -132,10 +140,11 @@ class CellSpectrumCalibration(nn.Module):
         self.target_empty.nan_to_num_(0.0)  # no showers in the bin at all: map as generated
         self._tabulate()
         self.active.fill_(True)
+        self.is_active = True
 
     def forward(self, cells: torch.Tensor, incident_mev: torch.Tensor) -> torch.Tensor:
         """Calibrated showers (N, n_values) MeV: cells mapped, each layer rescaled to its energy before."""
-        if not bool(self.active):
+        if not self.is_active:
             return cells
         n_groups, quantiles = self.n_groups, self.levels.numel()
         values = cells[:, self.member_index].float()  # (N, groups, width): every layer's cells side by side
@@ -153,7 +162,7 @@ class CellSpectrumCalibration(nn.Module):
                              u_target * (quantiles - 1), quantiles)
         mapped = torch.where(hit & (u > target_empty), torch.pow(10.0, log_mapped), torch.zeros_like(values))
         out = cells.clone()
-        out[:, self.member_index[self.member_valid]] = mapped[:, self.member_valid].to(cells.dtype)
+        out[:, self.valid_entries] = mapped.reshape(len(cells), -1)[:, self.valid_positions].to(cells.dtype)
         # each layer keeps the generator's energy; in a layer the mapping emptied, its hottest cell takes it
         touched = self.rings >= 0
         before, after = self._layer_sums(cells * touched), self._layer_sums(out * touched)

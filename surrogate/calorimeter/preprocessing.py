@@ -170,7 +170,7 @@ class ShowerPreprocessor(nn.Module):
     def inverse(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
         """Network-space showers (N, n_features) and physical conditions -> showers in MeV, >= 0."""
         cells, layer_mev = self._continuous_cells(x, conditions)
-        if self.calibration is not None and bool(self.calibration.active):
+        if self.calibration is not None and self.calibration.is_active:
             cells = self.calibration(cells, conditions[:, 0].to(cells.dtype))
         cells = torch.where(cells >= self.threshold_mev.to(x.dtype), cells, torch.zeros((), dtype=x.dtype,
                                                                                         device=x.device))

@@ -29,8 +29,11 @@ from surrogate.errors import SurrogateError
 OPSET = 20
 INPUT_NAMES = ("conditions", "noise")
 OUTPUT_NAME = "events"
-#: Largest |onnx - torch| / (1 + |torch|) accepted when checking an export (float32 arithmetic).
-TOLERANCE = 1e-4
+#: Largest |onnx - torch| / (1 + |torch|) accepted when checking an export (float32 arithmetic). Not
+#: smaller: a cell within rounding of a threshold (the readout threshold, or the calibration's empty
+#: fraction) may fall on either side in the two runtimes, and the rescaling of its layer then moves the
+#: layer's other cells by its share of the layer, about 1e-4 in ds2 showers.
+TOLERANCE = 1e-3
 #: Rows of the default check inputs when the domain has no timing points.
 CHECK_EVENTS = 8
 _REQUIRED = ("onnx", "onnxscript", "onnxruntime")

@@ -66,10 +66,11 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--data-option", "data_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
               help="Reader option for --data, repeatable (e.g. card=dataset.toml, binning=ds1.xml).")
 @click.option("--model-option", "model_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
-              help="Preprocessing setting of the data's domain, repeatable (maps: a=4 for s(x), epsilon=1e-3 for "
+              help="Model setting of the data's domain, repeatable (maps: a=4 for s(x), epsilon=1e-3 for "
                    "the log transform; showers: alpha=1e-6, cell_noise=1.5 for per-cell generator noise, "
-                   "response_weight=3 to weigh E_tot/E_inc more). "
-                   "See docs/training.md.")
+                   "noise_profile=1 to scale it by each cell's own spread, response_weight=3 to weigh "
+                   "E_tot/E_inc more, calibrate=1 for the cell-spectrum calibration, critic_features=1 for "
+                   "physics features in the critic). See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,

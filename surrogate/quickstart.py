@@ -103,7 +103,8 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
     bench_plan = BenchmarkPlan(batch_sizes=plan.batch_sizes, simulator_events=plan.simulator_events, repeats=3)
     benchmark = step(f"benchmark the shipped {plan.shipped_model} against the simulator",
                      lambda: run_benchmark(plan.shipped_model, out_dir / "benchmark.json", device="cpu",
-                                           plan=bench_plan))
+                                           plan=bench_plan, conditions=read_conditions(
+                                               reference_file, load(plan.shipped_model).condition_names)))
     return {"metrics": metrics, "benchmark": benchmark, "seconds": timings, "out_dir": out_dir,
             "shipped_model": plan.shipped_model, "steps": plan.steps}
 

@@ -29,6 +29,8 @@ def test_quickstart_runs_the_whole_chain(tmp_path):
     assert not (shipped.events == own.events).all()
     benchmark = json.loads((tmp_path / "benchmark.json").read_text())
     assert benchmark["speedup"] == result["benchmark"]["speedup"] > 0
+    low, high = benchmark["simulator"]["conditions"]["incident_energy_mev"]  # timed at the reference's energies
+    assert 1000.0 <= low <= high <= 2000.0
     lines = summary_lines(result)
     assert lines[0].startswith("shipped pretrained model ds2-electron")
     assert any(line.startswith("your own short training (8 steps") for line in lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option
 from surrogate.commands.shards import parse_shard
 from surrogate.errors import SurrogateError
 
@@ -40,6 +41,7 @@ MEV_PER_GEV = 1000.0
               help="Seed of the production; the same seed gives the same showers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file (energies stored in MeV).")
+@overwrite_option
 @click.option("--format", "file_format", type=click.Choice(["hdf5", "root"]),
               help="hdf5 (the geometry's layout) or root (a fixed-size TTree) [default: root for a .root "
                    "output, hdf5 otherwise].")
@@ -48,9 +50,10 @@ MEV_PER_GEV = 1000.0
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="W",
               help="Processes simulating blocks in parallel.")
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
-                seed: int, out: Path, file_format: str | None, shard: str | None, workers: int) -> None:
+                seed: int, out: Path, overwrite: bool, file_format: str | None, shard: str | None, workers: int) -> None:
     """Simulate electromagnetic showers with the built-in Monte Carlo (stands in for Geant4)."""
     energy_gev_range = parse_energies(energy_gev, energy_range)
+    check_output(out, overwrite=overwrite)
     shard_index, shard_count = parse_shard(shard)
     file_format = file_format or ("root" if out.suffix.lower() == ".root" else "hdf5")
     n_events, seconds = simulate_production(out, geometry, particle, energy_gev_range, events, seed,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.errors import SurrogateError
 
@@ -24,6 +25,7 @@ ENERGY_SUFFIX = "_mev"
 @click.option("--events", type=click.IntRange(min=1), help="Number of events at --energy.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
               "training data.")
+@overwrite_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
@@ -38,7 +40,7 @@ ENERGY_SUFFIX = "_mev"
 @click.option("--cuda-graphs", is_flag=True,
               help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
                    "--batch-size, where launching kernels dominates).")
-def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision, compile_,
+def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, device, batch_size, which, precision, compile_,
              cuda_graphs, reader_options: dict) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
 
@@ -63,6 +65,7 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
         raise SurrogateError("give either --conditions FILE or --energy GEV with --events N")
     if energy is not None and events is None:
         raise SurrogateError("--energy needs --events N")
+    check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs)
     target = resolve_device(device)
     fast_path.check(target)

@@ -80,10 +80,12 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --out runs/ds2 --resume --steps 40000
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
+    from surrogate.commands.outputs import check_output
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.core.training import train as run_training
 
+    check_output(run_dir, inputs=[data, config_file], overwrite=True)  # an existing run is refused by training
     if config_file is not None:
         base = read_config_file(config_file)
     elif resume and (run_dir / checkpoint.CONFIG_FILE).exists():

@@ -27,6 +27,9 @@ EXPORT_FILES = {"last": "model.pt", "best": "model_best.pt"}
 EXPORT_KIND = "surrogate-model"
 TRAINING_STATE_KIND = "surrogate-training-state"
 FORMAT_VERSION = 1
+FINGERPRINT_FILE = "data_fingerprint.json"
+#: Every file a run directory holds (no command may write over one of them).
+RUN_FILES = (CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, FINGERPRINT_FILE, *EXPORT_FILES.values())
 
 
 def save(obj: dict[str, Any], path: str | os.PathLike) -> None:
@@ -54,8 +57,7 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
     """Delete temporaries that a killed process left behind (the finished files are never touched)."""
-    names = [CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, *EXPORT_FILES.values()]
-    for name in names:
+    for name in RUN_FILES:
         for leftover in run_dir.glob(f".{name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate._atomic import atomic_path
+from surrogate._atomic import atomic_hdf5, atomic_path
 from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
@@ -113,13 +113,11 @@ def write_nbody(path: str | os.PathLike, maps: np.ndarray, parameters: np.ndarra
                 map_run: np.ndarray | None = None, map_axis: np.ndarray | None = None,
                 run_seeds: np.ndarray | None = None) -> None:
     """Write the N-body layout atomically; ``attributes`` become file attributes (None values skipped)."""
-    import h5py
-
     maps = np.asarray(maps, dtype=np.float32)
     parameters = np.asarray(parameters, dtype=np.float64)
     if maps.ndim != 3 or parameters.shape != (len(maps), len(names)):
         raise ValueError(f"maps {maps.shape} and parameters {parameters.shape} ({len(names)} names) disagree")
-    with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
+    with atomic_hdf5(path) as handle:
         chunk = (max(1, min(len(maps), 16)), *maps.shape[1:])
         handle.create_dataset("maps", data=maps, chunks=chunk if len(maps) else None, compression="gzip",
                               compression_opts=4, shuffle=True)
@@ -162,11 +160,8 @@ class NbodyRunWriter:
         self._handle = None
 
     def __enter__(self) -> NbodyRunWriter:
-        import h5py
-
-        self._context = atomic_path(self.path)
-        temporary = self._context.__enter__()
-        self._handle = h5py.File(temporary, "w")
+        self._context = atomic_hdf5(self.path)
+        self._handle = self._context.__enter__()
         for name, (shape, dtype) in self._shapes.items():
             compressed = name in ("maps", "density")
             chunks = (1, *shape[1:]) if name == "density" else (
@@ -199,7 +194,6 @@ class NbodyRunWriter:
                     if item is not None:
                         self._handle.attrs[key] = item
         finally:
-            self._handle.close()
             self._context.__exit__(kind, value, traceback)
 
 
@@ -566,7 +560,7 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
     if any(path.exists() and path.resolve() == output.resolve() for path in inputs):
         raise SurrogateError("the merge output is also one of its inputs", output)
     shapes = _merge_plan(inputs)
-    with atomic_path(output) as temporary, h5py.File(temporary, "w") as out:
+    with atomic_hdf5(output) as out:
         with h5py.File(inputs[0], "r") as first:
             for key, value in first.attrs.items():
                 if not key.endswith("_range"):

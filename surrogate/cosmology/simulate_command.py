@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from surrogate.commands.outputs import check_output, overwrite_option
 from surrogate.commands.shards import parse_shard
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
@@ -49,6 +50,7 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
                    "seed: the same seed at another --redshift is the same universe at another time.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output HDF5 file (N-body layout, see docs/cosmology.md).")
+@overwrite_option
 @click.option("--maps", "n_maps", type=int, default=12, show_default=True,
               help="Projected slab maps per run, cycling through the x, y, z axes.")
 @click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
@@ -68,7 +70,7 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
 @click.option("--n-s", type=float, default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
 @click.option("--density/--no-density", default=True, show_default=True,
               help="Store each run's grid^3 overdensity cube (4 grid^3 bytes per run).")
-def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, map_size, runs, shard, device,
+def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrite, n_maps, map_size, runs, shard, device,
           z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
     """Run particle-mesh N-body boxes and store density cubes and projected density-contrast maps.
 
@@ -81,6 +83,7 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, 
 
     if runs < 1:
         raise SurrogateError("--runs must be at least 1")
+    check_output(out, overwrite=overwrite)
     ranges = {"omega_m": parse_value_or_range(omega_m, "omega-m"), "sigma8": parse_value_or_range(sigma8, "sigma8")}
     settings = RunSettings(box_mpc_h=box_mpc_h, grid=grid, steps=steps, redshift=redshift, z_init=z_init,
                            mesh_factor=mesh_factor, lpt_order=int(lpt_order), n_maps=n_maps, map_size=map_size,

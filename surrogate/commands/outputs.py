@@ -1,0 +1,65 @@
+"""Where a command may write: never over one of its inputs or a file of the run it reads, and over an
+existing output only when the user gives ``--overwrite`` (as ROOT's ``hadd`` needs ``-f``)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import click
+
+from surrogate.errors import SurrogateError
+
+#: The ``--overwrite`` flag of every command that writes an output file or directory.
+overwrite_option = click.option("--overwrite", is_flag=True,
+                                 help="Replace the output if it already exists (never an input or a run's file).")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """One file under two names: the same resolved path, or the same inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _run_files(run_dir: Path) -> list[Path]:
+    """The run directory itself and every file in it (checkpoints, config, log, fingerprint)."""
+    if not run_dir.is_dir():
+        return [run_dir]
+    return [run_dir, *(path for path in run_dir.iterdir() if path.is_file())]
+
+
+def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path | None = None,
+                 overwrite: bool = False, option: str = "--out") -> None:
+    """Refuse, in one line naming ``out``, an output that is an input, a file of ``run_dir``, or that
+    exists already without ``overwrite``. An existing empty directory counts as absent."""
+    out = Path(out)
+    protected = [Path(path) for path in inputs if path is not None]
+    for path in protected:
+        if _same(out, path):
+            raise SurrogateError(f"{option} would overwrite the input {path}; choose another output", out)
+    if run_dir is not None:
+        for path in _run_files(Path(run_dir)):
+            if _same(out, path):
+                raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another "
+                                     f"output", out)
+        if out.parent.resolve() == Path(run_dir).resolve() and not out.exists():
+            from surrogate.core import checkpoint
+
+            if out.name in checkpoint.RUN_FILES:
+                raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another "
+                                     f"output", out)
+    if overwrite or not out.exists() and not out.is_symlink():
+        return
+    if out.is_dir() and not any(out.iterdir()):
+        return
+    what = "directory" if out.is_dir() else "file"
+    raise SurrogateError(f"the output {what} exists already; give --overwrite to replace it", out)
+
+
+def reader_inputs(reader_options: dict) -> list[Path]:
+    """The files named by reader options (--card, --binning, --parameter-table): inputs too."""
+    return [value for value in reader_options.values() if isinstance(value, Path)]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from surrogate.commands.outputs import check_output, overwrite_option
 from surrogate.commands.shards import parse_shard
+from surrogate.commands.types import FiniteFloat
 from surrogate.errors import SurrogateError
 
 #: Showers simulated together (one call of the simulator, one seed). Part of the production's
@@ -31,7 +33,7 @@ MEV_PER_GEV = 1000.0
                    "calogan: CaloGAN Pb/LAr (3 layers + overflow, CaloGAN HDF5 layout).")
 @click.option("--particle", type=click.Choice(["e-", "e+", "gamma"]), required=True,
               help="Incident particle, entering at the origin along +z.")
-@click.option("--energy", "energy_gev", type=float, metavar="GEV",
+@click.option("--energy", "energy_gev", type=FiniteFloat(), metavar="GEV",
               help="Incident energy in GeV, the same for every shower.")
 @click.option("--energy-range", "energy_range", metavar="LO:HI",
               help="LO:HI in GeV: incident energies drawn log-uniformly between LO and HI.")
@@ -81,8 +83,8 @@ def simulate_production(out: Path, geometry: str, particle: str, energy_gev_rang
     layout_format = "root" if file_format == "root" else chosen.file_layout
     layout = make_layout(layout_format, chosen, particle=particle, sampling_fraction=chosen.sampling_fraction)
     blocks = shard_blocks(events, *shard)
-    n_events = sum(stop - start for _, start, stop in blocks)
-    jobs = [(geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks]
+    n_events = shard_events(events, *shard)
+    jobs = ((geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks)
     began = time.perf_counter()
     with open_writer(out, layout) as writer, \
             tqdm(total=n_events, unit="shower", desc="simulating", disable=None) as bar:
@@ -105,15 +107,31 @@ def parse_energies(energy_gev: float | None, energy_range: str | None) -> tuple[
             raise SurrogateError(f"--energy-range {energy_range!r}: expected LO:HI in GeV, e.g. 1:100") from None
     if not (0 < low <= high and math.isfinite(high)):
         raise SurrogateError(f"incident energies must be positive and LO <= HI (got {low}:{high} GeV)")
+    from surrogate.calorimeter.shower.tables import MAX_ENERGY_MEV
+
+    if high * MEV_PER_GEV > MAX_ENERGY_MEV:
+        raise SurrogateError(f"{high:g} GeV lies above {MAX_ENERGY_MEV / MEV_PER_GEV:g} GeV, where the simulator's "
+                             f"cross-section tables end")
     return low, high
 
 
-def shard_blocks(events: int, shard_index: int, shard_count: int) -> list[tuple[int, int, int]]:
-    """(block number, first event, end event) of every block that shard I of N simulates."""
+def _block_range(events: int, shard_index: int, shard_count: int) -> range:
+    """The block numbers that shard I of N simulates."""
     n_blocks = math.ceil(events / BLOCK_EVENTS)
-    first = (shard_index - 1) * n_blocks // shard_count
-    last = shard_index * n_blocks // shard_count
-    return [(block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)) for block in range(first, last)]
+    return range((shard_index - 1) * n_blocks // shard_count, shard_index * n_blocks // shard_count)
+
+
+def shard_blocks(events: int, shard_index: int, shard_count: int) -> Iterator[tuple[int, int, int]]:
+    """(block number, first event, end event) of every block that shard I of N simulates, made one at a
+    time, so planning a production of any size takes no memory."""
+    for block in _block_range(events, shard_index, shard_count):
+        yield block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)
+
+
+def shard_events(events: int, shard_index: int, shard_count: int) -> int:
+    """The number of showers shard I of N simulates."""
+    blocks = _block_range(events, shard_index, shard_count)
+    return min(events, blocks.stop * BLOCK_EVENTS) - blocks.start * BLOCK_EVENTS if blocks else 0
 
 
 def simulate_block(geometry: str, particle: str, energy_gev_range: tuple[float, float], seed: int,
@@ -132,14 +150,25 @@ def simulate_block(geometry: str, particle: str, energy_gev_range: tuple[float, 
     return energies_mev, showers
 
 
-def _run(jobs: list[tuple], workers: int):
-    """Results of :func:`simulate_block` for each job, in order, on ``workers`` processes."""
-    if workers == 1 or len(jobs) <= 1:
+def _run(jobs: Iterator[tuple], workers: int):
+    """Results of :func:`simulate_block` for each job, in order, on ``workers`` processes.
+
+    At most two jobs per worker are submitted ahead of the results consumed (``pool.map`` would
+    submit them all at once), so memory stays bounded for any number of blocks.
+    """
+    if workers == 1:
         for job in jobs:
             yield simulate_block(*job)
         return
+    import collections
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(simulate_block, *zip(*jobs))
+        pending = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(simulate_block, *job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

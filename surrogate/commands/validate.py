@@ -8,6 +8,7 @@ import click
 
 from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
+from surrogate.commands.types import FiniteFloat
 
 _SHOWN = 10
 
@@ -21,7 +22,7 @@ _SHOWN = 10
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for metrics.json, report.html and plots/ (created if missing).")
 @overwrite_option
-@click.option("--fail-above", type=click.FloatRange(min=0, min_open=True), default=None, metavar="R",
+@click.option("--fail-above", type=FiniteFloat(min=0, min_open=True), default=None, metavar="R",
               help="Exit with status 1 when any observable's W1 / noise-floor ratio exceeds R (for CI).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of every resampling and of the classifier's split and training.")

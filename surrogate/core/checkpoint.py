@@ -46,6 +46,9 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
+        if "weights_only" in str(error):  # a pickle needing code to load: not a file surrogate wrote
+            raise SurrogateError("not a checkpoint surrogate wrote (give the run directory `surrogate train "
+                                 "--out` made)", path) from None
         first_line = f"{type(error).__name__}: {error}".splitlines()[0]
         raise SurrogateError(f"not a readable checkpoint ({first_line})", path) from None
     if not isinstance(obj, dict) or obj.get("kind") != kind:

@@ -121,7 +121,13 @@ class _Trainer:
         """The training events and the held-out ones (at most ``validation_events``)."""
         config = self.config
         events = self.domain.read(Path(config.data), **read_options(config.data_options))
-        train_index, holdout_index = split_holdout(len(events), config.holdout_fraction, config.seed)
+        try:
+            train_index, holdout_index = split_holdout(len(events), config.holdout_fraction, config.seed)
+        except SurrogateError as error:
+            raise SurrogateError(error.message, config.data) from None
+        if config.batch_size > len(train_index):
+            raise SurrogateError(f"batch size {config.batch_size} exceeds the {len(train_index)} training events "
+                                 f"it holds; give a smaller --batch-size", config.data)
         self.layout = dict(events.layout)
         self.condition_names = events.condition_names
         self.event_shape = events.event_shape

@@ -503,17 +503,21 @@ def write(path: str | os.PathLike, events: EventSet) -> None:
 
 
 def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any) -> dict[str, Any]:
-    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics (read in chunks)."""
+    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics (read in chunks).
+
+    A file holding NaN or infinite pixels or parameters is an error (naming the first such map), as
+    for shower files: nothing downstream can use it.
+    """
     path = Path(path)
-    count_maps, total, total_sq, finite = 0, 0.0, 0.0, True
+    count_maps, total, total_sq = 0, 0.0, 0.0
     low = high = None
     first = None
     for chunk in iter_read(path, chunk_events=chunk_events, **options):
         first = first or chunk
         pixels = chunk.events.astype(np.float64)
+        _check_finite(path, chunk, count_maps)
         count_maps += len(chunk)
         total, total_sq = total + pixels.sum(), total_sq + (pixels * pixels).sum()
-        finite = finite and bool(np.isfinite(pixels).all())
         if len(chunk):
             chunk_low, chunk_high = np.nanmin(chunk.conditions, axis=0), np.nanmax(chunk.conditions, axis=0)
             low = chunk_low if low is None else np.fmin(low, chunk_low)
@@ -531,7 +535,7 @@ def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any
         mean = total / pixels_seen
         summary["pixel_mean"] = mean
         summary["pixel_std"] = float(np.sqrt(max(total_sq / pixels_seen - mean * mean, 0.0)))
-        summary["finite"] = finite
+        summary["checked"] = "all pixels and parameters finite"
     if layout["format"] == NBODY:
         import h5py
 
@@ -543,6 +547,14 @@ def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any
                     value = handle.attrs[key]
                     summary[key] = value.item() if isinstance(value, np.generic) else value
     return summary
+
+
+def _check_finite(path: Path, chunk: EventSet, first_map: int) -> None:
+    """A one-line error naming the first map of ``chunk`` with a NaN or infinite pixel or parameter."""
+    bad = ~(np.isfinite(chunk.events).reshape(len(chunk), -1).all(axis=1) & np.isfinite(chunk.conditions).all(axis=1))
+    if bad.any():
+        raise SurrogateError(f"map {first_map + int(np.flatnonzero(bad)[0])} holds NaN or infinite pixels or "
+                             f"parameters", path)
 
 
 def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_maps: int = 1024) -> int:
@@ -579,6 +591,8 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
                     step = block_maps if key != "density" else 1
                     for start in range(0, len(source), step):
                         block = source[start:start + step]
+                        if block.dtype.kind == "f" and not np.isfinite(block).all():
+                            raise SurrogateError(f"{key!r} holds NaN or infinite values; not merged", path)
                         if key == "map_run":
                             block = block + runs
                         out[key][offsets[key] + start:offsets[key] + start + len(block)] = block

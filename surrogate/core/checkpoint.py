@@ -33,9 +33,17 @@ RUN_FILES = (CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, FINGERPRIN
 
 
 def save(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary name, then one rename: a crash leaves the old file or the new one."""
+    """``torch.save`` to a temporary name, then one rename: a crash leaves the old file or the new one.
+
+    torch reports a failed write (a full disk) as a RuntimeError of varying text; it becomes a
+    SurrogateError naming ``path``.
+    """
     with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
+        try:
+            torch.save(obj, temporary)
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            raise SurrogateError(f"cannot write ({reason})", path) from None
 
 
 def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -94,7 +94,10 @@ def atomic_hdf5(path: str | os.PathLike):
     import h5py
 
     with atomic_path(path) as temporary:
-        handle = h5py.File(temporary, "w")
+        try:
+            handle = h5py.File(temporary, "w")
+        except OSError as error:
+            raise SurrogateError(f"cannot create ({error.strerror or error})", path) from None
         try:
             yield handle
             handle.flush()

@@ -81,6 +81,11 @@ def _run(args: list[str], debug: bool) -> int:
         where = f"{error.filename}: " if error.filename else ""
         click.echo(f"surrogate: error: {where}{error.strerror or error}", err=True)
         return 2
+    except MemoryError as error:
+        if debug:
+            raise
+        click.echo(f"surrogate: error: not enough memory ({error or 'allocation failed'}); ask for less", err=True)
+        return 2
     except KeyboardInterrupt:
         click.echo("surrogate: interrupted", err=True)
         return 130

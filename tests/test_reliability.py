@@ -299,7 +299,18 @@ def _bad_input_cases(run, tmp):
             lambda: (nbody_file(non_finite, bad_pixel=np.inf), nbody_file(tmp / "fine.h5")),
             ["merge", tmp / "m.h5", tmp / "fine.h5", non_finite], non_finite, "'maps' holds NaN or infinite values"),
         "train into an existing file": (
-            lambda: (tmp / "r").write_bytes(b"x"), ["train", "--data", data, "--out", tmp / "r"], tmp / "r", ""),
+            lambda: (tmp / "r").write_bytes(b"x"), ["train", "--data", data, "--out", tmp / "r"], tmp / "r",
+            "--out is a file; give a run directory"),
+        "generate into a directory": (
+            lambda: (tmp / "d").mkdir(), ["generate", run, "--energy", "5", "--events", "3", "--out", tmp / "d"],
+            tmp / "d", "--out is a directory; give a file name"),
+        "nbody beyond memory": (None, ["simulate", "nbody", "--grid", "100000", "--out", tmp / "n.h5"],
+                                "not enough memory", "ask for less"),
+        "nbody --runs 1e8": (None, ["simulate", "nbody", "--grid", "8", "--runs", "100000000", "--out", tmp / "n.h5"],
+                             "--runs", "not in the range 1<=x<=1000000"),
+        "simulate into an unwritable directory": (
+            None, ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
+                   "1", "--seed", "1", "--out", "/proc/x.h5"], "/proc/x.h5", "cannot create"),
     }
 
 

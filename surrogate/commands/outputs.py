@@ -33,9 +33,10 @@ def _run_files(run_dir: Path) -> list[Path]:
 
 
 def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path | None = None,
-                 overwrite: bool = False, option: str = "--out") -> None:
+                 overwrite: bool = False, option: str = "--out", directory: bool = False) -> None:
     """Refuse, in one line naming ``out``, an output that is an input, a file of ``run_dir``, or that
-    exists already without ``overwrite``. An existing empty directory counts as absent."""
+    exists already without ``overwrite``. A ``directory`` output may be an existing empty directory;
+    a file output may not be a directory."""
     out = Path(out)
     protected = [Path(path) for path in inputs if path is not None]
     for path in protected:
@@ -54,6 +55,8 @@ def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path
                                      f"output", out)
     if overwrite or not out.exists() and not out.is_symlink():
         return
+    if out.is_dir() and not directory:
+        raise SurrogateError(f"{option} is a directory; give a file name", out)
     if out.is_dir() and not any(out.iterdir()):
         return
     what = "directory" if out.is_dir() else "file"

@@ -34,7 +34,7 @@ def quickstart(out_dir: Path, overwrite: bool, events: int | None, steps: int | 
 
     if (out_dir / TRAINING_STATE_FILE).exists():
         raise SurrogateError("holds a trained run; quickstart writes into a directory of its own", out_dir)
-    check_output(out_dir, overwrite=overwrite)
+    check_output(out_dir, overwrite=overwrite, directory=True)
     if overwrite and (out_dir / "run" / TRAINING_STATE_FILE).exists():
         shutil.rmtree(out_dir / "run")  # the earlier quickstart's run, which training would refuse to replace
     plan = plan_with(train_events=events, steps=steps, seed=seed)

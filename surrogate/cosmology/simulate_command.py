@@ -14,6 +14,11 @@ from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
 
 
+#: The most boxes one sweep may hold: each takes seconds to hours, and the Latin hypercube holds
+#: every run's parameter point in memory.
+MAX_RUNS = 10**6
+
+
 def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
     """``"0.3"`` -> (0.3, 0.3); ``"0.2:0.4"`` -> (0.2, 0.4)."""
     try:
@@ -58,8 +63,8 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
 @click.option("--maps", "n_maps", type=int, default=12, show_default=True,
               help="Projected slab maps per run, cycling through the x, y, z axes.")
 @click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
-@click.option("--runs", type=int, default=1, show_default=True,
-              help="Number of boxes; with ranges, each gets its own parameter point and phases.")
+@click.option("--runs", type=click.IntRange(min=1, max=MAX_RUNS), default=1, show_default=True,
+              help="Number of boxes; with ranges, each gets its own parameter point and phases (at most 10^6).")
 @click.option("--shard", default=None, help="Run only the I-th (1..N) of N equal parts of the runs; merge with `surrogate merge`.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
 @click.option("--z-init", type=FiniteFloat(), default=19.0, show_default=True, help="Redshift of the 2LPT initial conditions.")
@@ -85,8 +90,6 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrit
     """
     from surrogate.cosmology.simulation import RunSettings, latin_hypercube, run_seed
 
-    if runs < 1:
-        raise SurrogateError("--runs must be at least 1")
     check_output(out, overwrite=overwrite)
     ranges = {"omega_m": parse_value_or_range(omega_m, "omega-m"), "sigma8": parse_value_or_range(sigma8, "sigma8")}
     settings = RunSettings(box_mpc_h=box_mpc_h, grid=grid, steps=steps, redshift=redshift, z_init=z_init,
@@ -94,10 +97,10 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrit
                            transfer=transfer, keep_density=density)
     points = latin_hypercube(ranges, runs, seed)
     selected = shard_runs(shard, runs)
-    seeds = [seed if runs == 1 else run_seed(seed, index) for index in range(runs)]
+    seeds = [seed if runs == 1 else run_seed(seed, index) for index in selected]
     fixed = {"omega_b": omega_b, "h": hubble, "n_s": n_s}
     rows = [tuple(float(points[name][index]) for name in VARIED_PARAMETERS) for index in selected]
-    summary = _simulate_runs(out, settings, rows, [seeds[index] for index in selected], fixed, device, seed)
+    summary = _simulate_runs(out, settings, rows, seeds, fixed, device, seed)
     click.echo(f"wrote {out}: {len(selected)} run(s), {len(selected) * n_maps} maps of "
                f"{settings.pixels}x{settings.pixels}; {summary}")
 

@@ -25,11 +25,14 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def _run_files(run_dir: Path) -> list[Path]:
-    """The run directory itself and every file in it (checkpoints, config, log, fingerprint)."""
-    if not run_dir.is_dir():
-        return [run_dir]
-    return [run_dir, *(path for path in run_dir.iterdir() if path.is_file())]
+def _is_run_file(out: Path, run_dir: Path) -> bool:
+    """``out`` is the run directory, a file in it, or a file a run writes there (even if not written yet)."""
+    from surrogate.core.checkpoint import RUN_FILES
+
+    files = [path for path in run_dir.iterdir() if path.is_file()] if run_dir.is_dir() else []
+    if any(_same(out, path) for path in [run_dir, *files]):
+        return True
+    return out.parent.resolve() == run_dir.resolve() and out.name in RUN_FILES
 
 
 def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path | None = None,
@@ -42,17 +45,8 @@ def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path
     for path in protected:
         if _same(out, path):
             raise SurrogateError(f"{option} would overwrite the input {path}; choose another output", out)
-    if run_dir is not None:
-        for path in _run_files(Path(run_dir)):
-            if _same(out, path):
-                raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another "
-                                     f"output", out)
-        if out.parent.resolve() == Path(run_dir).resolve() and not out.exists():
-            from surrogate.core import checkpoint
-
-            if out.name in checkpoint.RUN_FILES:
-                raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another "
-                                     f"output", out)
+    if run_dir is not None and _is_run_file(out, Path(run_dir)):
+        raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another output", out)
     if overwrite or not out.exists() and not out.is_symlink():
         return
     if out.is_dir() and not directory:

@@ -59,7 +59,7 @@ def _read_table(path: Path) -> np.ndarray:
 
     try:
         if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False, mmap_mode="r")  # read as generation proceeds
+            return np.load(path, allow_pickle=False, mmap_mode="c")  # read as generation proceeds
         lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
         if lines and any(ch.isalpha() and ch not in "eE" for ch in lines[0]):
             lines = lines[1:]  # a header row of column names

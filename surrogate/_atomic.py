@@ -114,4 +114,5 @@ def _discard(handle) -> None:
         os.dup2(null, handle.id.get_vfd_handle())
     finally:
         os.close(null)
-    handle.close()
+    with contextlib.suppress(RuntimeError, OSError):  # HDF5's state after a failed flush; the file is discarded
+        handle.close()

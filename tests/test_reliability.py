@@ -205,23 +205,28 @@ def run_with_file_size_limit(limit_bytes: int, *args) -> subprocess.CompletedPro
                           timeout=300)
 
 
-@pytest.mark.parametrize("command", ["generate", "simulate", "merge", "train"])
-def test_a_full_disk_is_one_line_naming_the_file_and_the_previous_file_stays(run_dir, tmp_path, command):
+@pytest.mark.parametrize("command, limit_bytes", [("generate", 20_000), ("simulate", 20_000), ("merge", 20_000),
+                                                  ("train", 20_000), ("simulate nbody", 5_000),
+                                                  ("merge maps", 5_000)])
+def test_a_full_disk_is_one_line_naming_the_file_and_the_previous_file_stays(run_dir, tmp_path, command,
+                                                                              limit_bytes):
     data = run_dir.parent / "tiny.h5"
     out = tmp_path / "out.h5"
     out.write_bytes(b"previous good file")
-    if command == "generate":
-        args = ["generate", run_dir, "--energy", "5", "--events", "20000", "--out", out, "--overwrite"]
-    elif command == "simulate":
-        args = ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
-                "100", "--seed", "1", "--out", out, "--overwrite"]
-    elif command == "merge":
-        args = ["merge", out, data, data, "--overwrite"]
-    else:
+    maps = nbody_file(tmp_path / "maps.h5", pixels=16, maps=24)
+    args = {
+        "generate": ["generate", run_dir, "--energy", "5", "--events", "20000", "--out", out, "--overwrite"],
+        "simulate": ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
+                     "100", "--seed", "1", "--out", out, "--overwrite"],
+        "merge": ["merge", out, data, data, "--overwrite"],
+        "simulate nbody": ["simulate", "nbody", "--grid", "16", "--steps", "1", "--out", out, "--overwrite"],
+        "merge maps": ["merge", out, maps, maps, "--overwrite"],
+    }.get(command)
+    if command == "train":
         out = tmp_path / "run" / "training_state.pt"
         args = ["train", "--data", data, "--out", out.parent, "--batch-size", "32", "--latent-dim", "8", "--width",
                 "16", "--depth", "2", "--steps", "2", "--validate-every", "0", "--no-progress"]
-    result = run_with_file_size_limit(20_000, *args)
+    result = run_with_file_size_limit(limit_bytes, *args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"surrogate: error: {out}: cannot write ("), \

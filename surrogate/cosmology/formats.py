@@ -119,17 +119,18 @@ def write_nbody(path: str | os.PathLike, maps: np.ndarray, parameters: np.ndarra
         raise ValueError(f"maps {maps.shape} and parameters {parameters.shape} ({len(names)} names) disagree")
     with atomic_hdf5(path) as handle:
         chunk = (max(1, min(len(maps), 16)), *maps.shape[1:])
-        handle.create_dataset("maps", data=maps, chunks=chunk if len(maps) else None, compression="gzip",
-                              compression_opts=4, shuffle=True)
-        handle.create_dataset("parameters", data=parameters).attrs["names"] = list(names)
+        opened = [handle.create_dataset("maps", data=maps, chunks=chunk if len(maps) else None, compression="gzip",
+                                        compression_opts=4, shuffle=True),
+                  handle.create_dataset("parameters", data=parameters)]
+        opened[-1].attrs["names"] = list(names)
         if density is not None:
             density = np.asarray(density, dtype=np.float32)
-            handle.create_dataset("density", data=density, chunks=(1, *density.shape[1:]), compression="gzip",
-                                  compression_opts=4, shuffle=True)
+            opened.append(handle.create_dataset("density", data=density, chunks=(1, *density.shape[1:]),
+                                                compression="gzip", compression_opts=4, shuffle=True))
         for name, values, dtype in (("map_run", map_run, np.int32), ("map_axis", map_axis, np.int8),
                                     ("run_seeds", run_seeds, np.int64)):
             if values is not None:
-                handle.create_dataset(name, data=np.asarray(values, dtype=dtype))
+                opened.append(handle.create_dataset(name, data=np.asarray(values, dtype=dtype)))
         handle.attrs["format"] = FORMAT_TAG
         handle.attrs["format_version"] = FORMAT_VERSION
         attributes = {**attributes, "map_size": int(maps.shape[-1]), **_parameter_attributes(parameters, names)}
@@ -158,6 +159,9 @@ class NbodyRunWriter:
             self._shapes["density"] = ((runs, grid, grid, grid), np.float32)
         self._context = None
         self._handle = None
+        #: Open until the file is flushed: closing a dataset writes its chunk cache, and a write that
+        #: fails there (a full disk) would be lost in a destructor.
+        self._datasets = {}
 
     def __enter__(self) -> NbodyRunWriter:
         self._context = atomic_hdf5(self.path)
@@ -166,24 +170,24 @@ class NbodyRunWriter:
             compressed = name in ("maps", "density")
             chunks = (1, *shape[1:]) if name == "density" else (
                 (max(1, min(shape[0], 16)), *shape[1:]) if name == "maps" else None)
-            self._handle.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks,
-                                        compression="gzip" if compressed else None,
-                                        compression_opts=4 if compressed else None, shuffle=compressed)
-        self._handle["parameters"].attrs["names"] = list(self.names)
+            self._datasets[name] = self._handle.create_dataset(
+                name, shape=shape, dtype=dtype, chunks=chunks, compression="gzip" if compressed else None,
+                compression_opts=4 if compressed else None, shuffle=compressed)
+        self._datasets["parameters"].attrs["names"] = list(self.names)
         self._parameters = np.zeros(self._shapes["parameters"][0])
         return self
 
     def add_run(self, index: int, maps: np.ndarray, parameters: np.ndarray, seed: int,
                 density: np.ndarray | None = None) -> None:
         rows = slice(index * self.maps_per_run, (index + 1) * self.maps_per_run)
-        self._handle["maps"][rows] = maps
+        self._datasets["maps"][rows] = maps
         self._parameters[rows] = parameters
-        self._handle["parameters"][rows] = np.tile(parameters, (self.maps_per_run, 1))
-        self._handle["map_run"][rows] = index
-        self._handle["map_axis"][rows] = np.arange(self.maps_per_run) % 3
-        self._handle["run_seeds"][index] = seed
-        if density is not None and "density" in self._handle:
-            self._handle["density"][index] = density
+        self._datasets["parameters"][rows] = np.tile(parameters, (self.maps_per_run, 1))
+        self._datasets["map_run"][rows] = index
+        self._datasets["map_axis"][rows] = np.arange(self.maps_per_run) % 3
+        self._datasets["run_seeds"][index] = seed
+        if density is not None and "density" in self._datasets:
+            self._datasets["density"][index] = density
 
     def __exit__(self, kind, value, traceback) -> None:
         try:
@@ -577,12 +581,12 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
             for key, value in first.attrs.items():
                 if not key.endswith("_range"):
                     out.attrs[key] = value
-            for key, shape in shapes.items():
-                source = first[key]
-                out.create_dataset(key, shape=shape, dtype=source.dtype, chunks=source.chunks,
-                                   compression=source.compression, compression_opts=source.compression_opts,
-                                   shuffle=source.shuffle)
-            out["parameters"].attrs["names"] = list(_names_of(first["parameters"]))
+            # kept open until the file is flushed (see NbodyRunWriter._datasets)
+            targets = {key: out.create_dataset(key, shape=shape, dtype=first[key].dtype, chunks=first[key].chunks,
+                                               compression=first[key].compression,
+                                               compression_opts=first[key].compression_opts,
+                                               shuffle=first[key].shuffle) for key, shape in shapes.items()}
+            targets["parameters"].attrs["names"] = list(_names_of(first["parameters"]))
         offsets, runs = dict.fromkeys(shapes, 0), 0
         for path in inputs:
             with h5py.File(path, "r") as handle:
@@ -595,11 +599,11 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
                             raise SurrogateError(f"{key!r} holds NaN or infinite values; not merged", path)
                         if key == "map_run":
                             block = block + runs
-                        out[key][offsets[key] + start:offsets[key] + start + len(block)] = block
+                        targets[key][offsets[key] + start:offsets[key] + start + len(block)] = block
                     offsets[key] += len(source)
                 runs += len(handle["run_seeds"]) if "run_seeds" in handle else 0
-        parameters = out["parameters"][:]
-        names = _names_of(out["parameters"])
+        parameters = targets["parameters"][:]
+        names = _names_of(targets["parameters"])
         for key in names:
             out.attrs.pop(key, None)
         for key, value in _parameter_attributes(parameters, names).items():

@@ -305,7 +305,7 @@ def _bad_input_cases(run, tmp):
             ["merge", tmp / "m.h5", tmp / "fine.h5", non_finite], non_finite, "'maps' holds NaN or infinite values"),
         "train into an existing file": (
             lambda: (tmp / "r").write_bytes(b"x"), ["train", "--data", data, "--out", tmp / "r"], tmp / "r",
-            "--out is a file; give a run directory"),
+            "--out is a file; give a directory"),
         "generate into a directory": (
             lambda: (tmp / "d").mkdir(), ["generate", run, "--energy", "5", "--events", "3", "--out", tmp / "d"],
             tmp / "d", "--out is a directory; give a file name"),

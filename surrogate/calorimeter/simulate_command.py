@@ -52,7 +52,8 @@ MEV_PER_GEV = 1000.0
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="W",
               help="Processes simulating blocks in parallel.")
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
-                seed: int, out: Path, overwrite: bool, file_format: str | None, shard: str | None, workers: int) -> None:
+                seed: int, out: Path, overwrite: bool, file_format: str | None, shard: str | None,
+                workers: int) -> None:
     """Simulate electromagnetic showers with the built-in Monte Carlo (stands in for Geant4)."""
     energy_gev_range = parse_energies(energy_gev, energy_range)
     check_output(out, overwrite=overwrite)

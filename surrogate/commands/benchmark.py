@@ -47,8 +47,8 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @click.option("--cuda-graphs", is_flag=True,
               help="Also time batches replayed from a CUDA graph (CUDA only; rows with path 'cuda-graph', or "
                    "'compiled+cuda-graph' with --compile).")
-def benchmark(run_dir, out, overwrite, device, batch_sizes, precisions, simulator_events, simulator_command, conditions_file,
-              repeats, seed, compile_, cuda_graphs, reader_options: dict) -> None:
+def benchmark(run_dir, out, overwrite, device, batch_sizes, precisions, simulator_events, simulator_command,
+              conditions_file, repeats, seed, compile_, cuda_graphs, reader_options: dict) -> None:
     """Time the surrogate in RUN_DIR against the reference simulator on this machine, in one process.
 
     \b

@@ -43,8 +43,8 @@ MAX_EVENTS = 10**9
 @click.option("--cuda-graphs", is_flag=True,
               help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
                    "--batch-size, where launching kernels dominates).")
-def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, device, batch_size, which, precision, compile_,
-             cuda_graphs, reader_options: dict) -> None:
+def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, device, batch_size, which, precision,
+             compile_, cuda_graphs, reader_options: dict) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
 
     Batches are generated on the device while the previous batch is written, so memory stays at a

@@ -47,10 +47,12 @@ def check_output(out: Path, *, inputs: Iterable[Path | None] = (), run_dir: Path
             raise SurrogateError(f"{option} would overwrite the input {path}; choose another output", out)
     if run_dir is not None and _is_run_file(out, Path(run_dir)):
         raise SurrogateError(f"{option} would overwrite a file of the run {run_dir}; choose another output", out)
-    if overwrite or not out.exists() and not out.is_symlink():
-        return
     if out.is_dir() and not directory:
         raise SurrogateError(f"{option} is a directory; give a file name", out)
+    if directory and out.exists() and not out.is_dir():
+        raise SurrogateError(f"{option} is a file; give a directory", out)
+    if overwrite or not out.exists() and not out.is_symlink():
+        return
     if out.is_dir() and not any(out.iterdir()):
         return
     what = "directory" if out.is_dir() else "file"

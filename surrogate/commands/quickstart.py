@@ -19,7 +19,8 @@ from surrogate.errors import SurrogateError
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Processes for the shower simulation.")
 @click.option("--seed", type=int, default=None, help="Seed of the whole chain (default 1).")
-def quickstart(out_dir: Path, overwrite: bool, events: int | None, steps: int | None, workers: int, seed: int | None) -> None:
+def quickstart(out_dir: Path, overwrite: bool, events: int | None, steps: int | None, workers: int,
+               seed: int | None) -> None:
     """Simulate showers, train a conditional GAN, generate, validate and benchmark, then summarise.
 
     \b

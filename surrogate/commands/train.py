@@ -86,9 +86,8 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.core.training import train as run_training
 
-    check_output(run_dir, inputs=[data, config_file], overwrite=True)  # an existing run is refused by training
-    if run_dir.exists() and not run_dir.is_dir():
-        raise SurrogateError("--out is a file; give a run directory", run_dir)
+    # an existing run is refused by training itself (or continued with --resume)
+    check_output(run_dir, inputs=[data, config_file], overwrite=True, directory=True)
     if config_file is not None:
         base = read_config_file(config_file)
     elif resume and (run_dir / checkpoint.CONFIG_FILE).exists():

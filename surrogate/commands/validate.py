@@ -45,7 +45,8 @@ def validate(reference: Path, candidate: Path, out_dir: Path, overwrite: bool, f
     """
     from surrogate.core.validation import validate as run_validation
 
-    check_output(out_dir, inputs=[reference, candidate, *reader_inputs(reader_options)], overwrite=overwrite, directory=True)
+    check_output(out_dir, inputs=[reference, candidate, *reader_inputs(reader_options)], overwrite=overwrite,
+                 directory=True)
 
     metrics = run_validation(reference, candidate, out_dir, seed=seed, max_events=max_events,
                              classifier=not no_classifier, n_resamples=resamples,

@@ -67,7 +67,8 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
               help="Number of boxes; with ranges, each gets its own parameter point and phases (at most 10^6).")
 @click.option("--shard", default=None, help="Run only the I-th (1..N) of N equal parts of the runs; merge with `surrogate merge`.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
-@click.option("--z-init", type=FiniteFloat(), default=19.0, show_default=True, help="Redshift of the 2LPT initial conditions.")
+@click.option("--z-init", type=FiniteFloat(), default=19.0, show_default=True,
+              help="Redshift of the 2LPT initial conditions.")
 @click.option("--mesh-factor", type=int, default=2, show_default=True,
               help="Force mesh points per particle per side (2: a (2 grid)^3 mesh).")
 @click.option("--lpt-order", type=click.Choice(["1", "2"]), default="2", show_default=True,
@@ -75,12 +76,13 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
 @click.option("--transfer", type=click.Choice(["eisenstein-hu", "camb"]), default="eisenstein-hu", show_default=True,
               help="Linear transfer function (camb needs `pip install camb`).")
 @click.option("--omega-b", type=FiniteFloat(), default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
-@click.option("--hubble", type=FiniteFloat(), default=0.6711, show_default=True, help="h = H0 / (100 km/s/Mpc) (fixed).")
+@click.option("--hubble", type=FiniteFloat(), default=0.6711, show_default=True,
+              help="h = H0 / (100 km/s/Mpc) (fixed).")
 @click.option("--n-s", type=FiniteFloat(), default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
 @click.option("--density/--no-density", default=True, show_default=True,
               help="Store each run's grid^3 overdensity cube (4 grid^3 bytes per run).")
-def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrite, n_maps, map_size, runs, shard, device,
-          z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
+def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrite, n_maps, map_size, runs, shard,
+          device, z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
     """Run particle-mesh N-body boxes and store density cubes and projected density-contrast maps.
 
     \b

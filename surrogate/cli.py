@@ -6,6 +6,7 @@ Errors a user can fix (SurrogateError, bad options) print one line on stderr and
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -35,28 +36,60 @@ for _command in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of ``python -m surrogate``."""
+    """Entry point of the console script and of ``python -m surrogate``.
+
+    The exit happens after the failed command's exception is released, so the objects its traceback
+    holds (e.g. an HDF5 file that a full disk kept from closing) go before the interpreter shuts down.
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = _run(args, debug)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code:
+        sys.exit(code)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised wherever the process is, so that cleanups (temporaries) run as on Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
+def _run(args: list[str], debug: bool) -> int:
+    """The exit status of ``surrogate ARGS``, with any expected error printed as one line."""
     try:
         cli.main(args=args, prog_name="surrogate", standalone_mode=False)
     except SurrogateError as error:
         if debug:
             raise
         click.echo(f"surrogate: error: {error}", err=True)
-        sys.exit(2)
+        return 2
     except click.exceptions.Abort:
         click.echo("surrogate: aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as error:
         error.show()
-        sys.exit(error.exit_code)
+        return error.exit_code
     except OSError as error:
         if debug:
             raise
         where = f"{error.filename}: " if error.filename else ""
         click.echo(f"surrogate: error: {where}{error.strerror or error}", err=True)
-        sys.exit(1)
+        return 2
+    except MemoryError as error:
+        if debug:
+            raise
+        click.echo(f"surrogate: error: not enough memory ({error or 'allocation failed'}); ask for less", err=True)
+        return 2
     except KeyboardInterrupt:
         click.echo("surrogate: interrupted", err=True)
-        sys.exit(130)
+        return 130
+    except _Terminated:
+        click.echo("surrogate: terminated", err=True)
+        return 128 + signal.SIGTERM
+    return 0

@@ -10,7 +10,7 @@ from shower_samples import run_cli
 from surrogate.calorimeter import simulate_command
 from surrogate.calorimeter.domain import DOMAIN
 from surrogate.calorimeter.geometry import get_geometry
-from surrogate.calorimeter.simulate_command import parse_energies, shard_blocks
+from surrogate.calorimeter.simulate_command import parse_energies, shard_blocks, shard_events
 from surrogate.commands.shards import parse_shard
 from surrogate.errors import SurrogateError
 
@@ -28,7 +28,9 @@ def _simulate(capsys, out, *extra, geometry="ds2", particle="e-", events=5, seed
 @pytest.mark.parametrize("events, shards", [(1, 1), (10, 3), (64, 4), (100, 7), (100, 25)])
 def test_shards_partition_the_blocks_evenly(events, shards, monkeypatch):
     monkeypatch.setattr(simulate_command, "BLOCK_EVENTS", 4)
-    parts = [shard_blocks(events, f"{i}/{shards}") for i in range(1, shards + 1)]
+    parts = [list(shard_blocks(events, f"{i}/{shards}")) for i in range(1, shards + 1)]
+    assert [shard_events(events, f"{i}/{shards}") for i in range(1, shards + 1)] == \
+        [sum(stop - start for _, start, stop in part) for part in parts]
     flat = [block for part in parts for block in part]
     assert [block for block, _, _ in flat] == list(range(len(flat)))
     assert [start for _, start, _ in flat] == list(range(0, events, 4))

@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Iterator
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option
 from surrogate.commands.shards import shard_units
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import FiniteFloat
 from surrogate.errors import SurrogateError
 
 #: Showers simulated together (one call of the simulator, one seed). Part of the production's
@@ -33,7 +36,7 @@ MEV_PER_GEV = 1000.0
                    "calogan: CaloGAN Pb/LAr (3 layers + overflow, CaloGAN HDF5 layout).")
 @click.option("--particle", type=click.Choice(["e-", "e+", "gamma"]), required=True,
               help="Incident particle, entering at the origin along +z.")
-@click.option("--energy", "energy_gev", type=float, metavar="GEV",
+@click.option("--energy", "energy_gev", type=FiniteFloat(), metavar="GEV",
               help="Incident energy in GeV, the same for every shower.")
 @click.option("--energy-range", "energy_range", metavar="LO:HI",
               help="LO:HI in GeV: incident energies drawn log-uniformly between LO and HI.")
@@ -43,6 +46,7 @@ MEV_PER_GEV = 1000.0
               help="Seed of the production; the same seed gives the same showers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file (energies stored in MeV).")
+@overwrite_option
 @click.option("--format", "file_format", type=click.Choice(["hdf5", "root"]),
               help="hdf5 (the geometry's layout) or root (a fixed-size TTree) [default: root for a .root "
                    "output, hdf5 otherwise].")
@@ -53,9 +57,11 @@ MEV_PER_GEV = 1000.0
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="W",
               help="Processes simulating blocks in parallel.")
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
-                seed: int, out: Path, file_format: str | None, shard: str | None, workers: int) -> None:
+                seed: int, out: Path, overwrite: bool, file_format: str | None, shard: str | None,
+                workers: int) -> None:
     """Simulate electromagnetic showers with the built-in Monte Carlo (stands in for Geant4)."""
     energy_gev_range = parse_energies(energy_gev, energy_range)
+    check_output(out, overwrite=overwrite)
     file_format = file_format or ("root" if out.suffix.lower() == ".root" else "hdf5")
     n_events, seconds = simulate_production(out, geometry, particle, energy_gev_range, events, seed,
                                             file_format=file_format, shard=shard, workers=workers)
@@ -80,8 +86,8 @@ def simulate_production(out: Path, geometry: str, particle: str, energy_gev_rang
     layout_format = "root" if file_format == "root" else chosen.file_layout
     layout = make_layout(layout_format, chosen, particle=particle, sampling_fraction=chosen.sampling_fraction)
     blocks = shard_blocks(events, shard)
-    n_events = sum(stop - start for _, start, stop in blocks)
-    jobs = [(geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks]
+    n_events = shard_events(events, shard)
+    jobs = ((geometry, particle, energy_gev_range, seed, block, start, stop) for block, start, stop in blocks)
     began = time.perf_counter()
     with open_writer(out, layout) as writer, \
             tqdm(total=n_events, unit="shower", desc="simulating", disable=None) as bar:
@@ -104,13 +110,30 @@ def parse_energies(energy_gev: float | None, energy_range: str | None) -> tuple[
             raise SurrogateError(f"--energy-range {energy_range!r}: expected LO:HI in GeV, e.g. 1:100") from None
     if not (0 < low <= high and math.isfinite(high)):
         raise SurrogateError(f"incident energies must be positive and LO <= HI (got {low}:{high} GeV)")
+    from surrogate.calorimeter.shower.tables import MAX_ENERGY_MEV
+
+    if high * MEV_PER_GEV > MAX_ENERGY_MEV:
+        raise SurrogateError(f"{high:g} GeV lies above {MAX_ENERGY_MEV / MEV_PER_GEV:g} GeV, where the simulator's "
+                             f"cross-section tables end")
     return low, high
 
 
-def shard_blocks(events: int, shard: str | None) -> list[tuple[int, int, int]]:
-    """(block number, first event, end event) of every block that shard ``I/N`` simulates."""
-    blocks = shard_units(shard, math.ceil(events / BLOCK_EVENTS), f"blocks of {BLOCK_EVENTS} showers")
-    return [(block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)) for block in blocks]
+def _block_range(events: int, shard: str | None) -> range:
+    """The block numbers that shard ``I/N`` (None: all) simulates."""
+    return shard_units(shard, math.ceil(events / BLOCK_EVENTS), f"blocks of {BLOCK_EVENTS} showers")
+
+
+def shard_blocks(events: int, shard: str | None) -> Iterator[tuple[int, int, int]]:
+    """(block number, first event, end event) of every block that shard ``I/N`` simulates, made one at a
+    time, so planning a production of any size takes no memory."""
+    for block in _block_range(events, shard):
+        yield block, block * BLOCK_EVENTS, min(events, (block + 1) * BLOCK_EVENTS)
+
+
+def shard_events(events: int, shard: str | None) -> int:
+    """The number of showers shard ``I/N`` simulates."""
+    blocks = _block_range(events, shard)
+    return min(events, blocks.stop * BLOCK_EVENTS) - blocks.start * BLOCK_EVENTS if blocks else 0
 
 
 def simulate_block(geometry: str, particle: str, energy_gev_range: tuple[float, float], seed: int,
@@ -129,14 +152,25 @@ def simulate_block(geometry: str, particle: str, energy_gev_range: tuple[float, 
     return energies_mev, showers
 
 
-def _run(jobs: list[tuple], workers: int):
-    """Results of :func:`simulate_block` for each job, in order, on ``workers`` processes."""
-    if workers == 1 or len(jobs) <= 1:
+def _run(jobs: Iterator[tuple], workers: int):
+    """Results of :func:`simulate_block` for each job, in order, on ``workers`` processes.
+
+    At most two jobs per worker are submitted ahead of the results consumed (``pool.map`` would
+    submit them all at once), so memory stays bounded for any number of blocks.
+    """
+    if workers == 1:
         for job in jobs:
             yield simulate_block(*job)
         return
+    import collections
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(simulate_block, *zip(*jobs))
+        pending = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(simulate_block, *job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

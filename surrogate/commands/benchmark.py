@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.commands.threads import with_threads
 from surrogate.errors import SurrogateError
@@ -25,6 +26,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="JSON file to write the timings to.")
+@overwrite_option
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu).")
 @click.option("--batch-sizes", default="1,100,10000", show_default=True,
               help="Comma-separated events per generator call.")
@@ -48,8 +50,8 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @click.option("--cuda-graphs", is_flag=True,
               help="Also time batches replayed from a CUDA graph (CUDA only; rows with path 'cuda-graph', or "
                    "'compiled+cuda-graph' with --compile).")
-def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, simulator_command, conditions_file,
-              repeats, seed, compile_, cuda_graphs, reader_options: dict) -> None:
+def benchmark(run_dir, out, overwrite, device, batch_sizes, precisions, simulator_events, simulator_command,
+              conditions_file, repeats, seed, compile_, cuda_graphs, reader_options: dict) -> None:
     """Time the surrogate in RUN_DIR against the reference simulator on this machine, in one process.
 
     \b
@@ -67,6 +69,7 @@ def benchmark(run_dir, out, device, batch_sizes, precisions, simulator_events, s
     from surrogate.core.conditions import read_conditions
     from surrogate.core.model import load
 
+    check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     conditions = None
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, load(run_dir).condition_names, reader_options)

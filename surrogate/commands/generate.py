@@ -5,13 +5,16 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import FiniteFloat
 from surrogate.errors import SurrogateError
 
 MEV_PER_GEV = 1000.0
-#: Condition names end in their unit; --energy fills the one condition of a model whose unit is MeV.
-ENERGY_SUFFIX = "_mev"
+#: The most events one file may hold (10^9 showers of ds2 are 26 TB); larger productions are split
+#: into files with different --seed.
+MAX_EVENTS = 10**9
 
 
 @with_threads
@@ -21,11 +24,13 @@ ENERGY_SUFFIX = "_mev"
 @click.option("--conditions", "conditions_file", type=click.Path(path_type=Path),
               help="One event per row of this file: a .npy/.txt/.csv table of conditions in the model's units "
                    "(for showers: incident energies in MeV), or any data file surrogate reads (its conditions).")
-@click.option("--energy", type=click.FloatRange(min=0, min_open=True),
+@click.option("--energy", type=FiniteFloat(min=0, min_open=True),
               help="Incident energy in GeV for all events (with --events; showers only).")
-@click.option("--events", type=click.IntRange(min=1), help="Number of events at --energy.")
+@click.option("--events", type=click.IntRange(min=1, max=MAX_EVENTS),
+              help="Number of events at --energy (at most 10^9 per file; split larger productions by --seed).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
               "training data.")
+@overwrite_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
@@ -40,8 +45,8 @@ ENERGY_SUFFIX = "_mev"
 @click.option("--cuda-graphs", is_flag=True,
               help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
                    "--batch-size, where launching kernels dominates).")
-def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_size, which, precision, compile_,
-             cuda_graphs, reader_options: dict) -> None:
+def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, device, batch_size, which, precision,
+             compile_, cuda_graphs, reader_options: dict) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
 
     Batches are generated on the device while the previous batch is written, so memory stays at a
@@ -56,7 +61,7 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
     import numpy as np
     from tqdm import tqdm
 
-    from surrogate.core.conditions import read_conditions
+    from surrogate.core.conditions import ENERGY_SUFFIX, read_conditions
     from surrogate.core.distributed import resolve_device
     from surrogate.core.generation import FastPath, generate_to_file
     from surrogate.core.model import load
@@ -65,6 +70,7 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
         raise SurrogateError("give either --conditions FILE or --energy GEV with --events N")
     if energy is not None and events is None:
         raise SurrogateError("--energy needs --events N")
+    check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs)
     target = resolve_device(device)
     fast_path.check(target)
@@ -75,7 +81,7 @@ def generate(run_dir, conditions_file, energy, events, out, seed, device, batch_
         if len(model.condition_names) != 1 or not model.condition_names[0].endswith(ENERGY_SUFFIX):
             raise SurrogateError(f"--energy applies to models conditioned on one energy in MeV; this one is "
                                  f"conditioned on {', '.join(model.condition_names)} (use --conditions)", run_dir)
-        conditions = np.full((events, 1), energy * MEV_PER_GEV)
+        conditions = np.broadcast_to(energy * MEV_PER_GEV, (events, 1))  # one value, no memory per event
     with tqdm(total=len(conditions), unit="event", desc="generate", leave=False, disable=None) as bar:
         report = generate_to_file(model, conditions, out, batch_size=batch_size, seed=seed, precision=precision,
                                   fast_path=fast_path, progress=bar.update)

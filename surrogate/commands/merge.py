@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.core.domain import domain_for_file
 from surrogate.errors import SurrogateError
@@ -14,8 +15,10 @@ from surrogate.errors import SurrogateError
 @click.command()
 @click.argument("output", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def merge(output: Path, inputs: tuple[Path, ...], reader_options: dict) -> None:
+@overwrite_option
+def merge(output: Path, inputs: tuple[Path, ...], overwrite: bool, reader_options: dict) -> None:
     """Concatenate INPUTS of one layout, such as the outputs of `simulate --shard I/N`, into OUTPUT."""
+    check_output(output, inputs=[*inputs, *reader_inputs(reader_options)], overwrite=overwrite, option="OUTPUT")
     domain = domain_for_file(inputs[0])
     for path in inputs[1:]:
         if domain_for_file(path) is not domain:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import FiniteFloat
 from surrogate.errors import SurrogateError
 
 LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
@@ -46,16 +47,16 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
 @click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
 @click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate of both networks "
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help="Learning rate of both networks "
               "[default: 1e-4 for wgan-gp, 2e-4 for r1/ns/minimax, 5e-5 for wgan-clip].")
 @click.option("--critic-steps", type=click.IntRange(min=1), help="Critic updates per generator update "
               "[default: 5 for wgan-gp and wgan-clip, 1 otherwise].")
-@click.option("--gp-lambda", type=click.FloatRange(min=0), help="WGAN-GP penalty weight [default: 10].")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
+@click.option("--gp-lambda", type=FiniteFloat(min=0), help="WGAN-GP penalty weight [default: 10].")
+@click.option("--r1-gamma", type=FiniteFloat(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
               "[default: 1].")
 @click.option("--r1-interval", type=click.IntRange(min=1), help="Apply R1 every this many critic steps, scaled "
               "by it (1: every step) [default: 16].")
-@click.option("--ema-halflife-kimg", type=click.FloatRange(min=0, min_open=True),
+@click.option("--ema-halflife-kimg", type=FiniteFloat(min=0, min_open=True),
               help="Half-life of the generator's weight average, in thousands of samples [default: 10].")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="bf16: autocast of the network passes "
               "(penalties stay fp32) [default: fp32].")
@@ -84,10 +85,13 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --out runs/ds2 --resume --steps 40000
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
+    from surrogate.commands.outputs import check_output
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.api import train as run_training
 
+    # an existing run is refused by training itself (or continued with --resume)
+    check_output(run_dir, inputs=[data, config_file], overwrite=True, directory=True)
     if config_file is not None:
         base = read_config_file(config_file)
     elif resume and (run_dir / checkpoint.CONFIG_FILE).exists():

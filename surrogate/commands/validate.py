@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import FiniteFloat
 
 _SHOWN = 10
 
@@ -21,7 +23,8 @@ _SHOWN = 10
               help="The file to judge (e.g. generated showers), same domain and layout as the reference.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for metrics.json, report.html and plots/ (created if missing).")
-@click.option("--fail-above", type=click.FloatRange(min=0, min_open=True), default=None, metavar="R",
+@overwrite_option
+@click.option("--fail-above", type=FiniteFloat(min=0, min_open=True), default=None, metavar="R",
               help="Exit with status 1 when any observable's W1 / noise-floor ratio exceeds R (for CI).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of every resampling and of the classifier's split and training.")
@@ -30,7 +33,7 @@ _SHOWN = 10
 @click.option("--no-classifier", is_flag=True, help="Skip the classifier two-sample test (classifier_auc null).")
 @click.option("--resamples", type=click.IntRange(min=2), default=50, show_default=True,
               help="Resampling replicas for each noise floor and bootstrap error.")
-def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float | None, seed: int,
+def validate(reference: Path, candidate: Path, out_dir: Path, overwrite: bool, fail_above: float | None, seed: int,
              max_events: int | None, no_classifier: bool, resamples: int, reader_options: dict) -> None:
     """Compare CANDIDATE with REFERENCE observable by observable.
 
@@ -43,6 +46,9 @@ def validate(reference: Path, candidate: Path, out_dir: Path, fail_above: float 
     as it describes itself, as `surrogate generate` writes it.
     """
     from surrogate.api import validate as run_validation
+
+    check_output(out_dir, inputs=[reference, candidate, *reader_inputs(reader_options)], overwrite=overwrite,
+                 directory=True)
 
     metrics = run_validation(reference, candidate, out_dir, seed=seed, max_events=max_events,
                              classifier=not no_classifier, n_resamples=resamples,

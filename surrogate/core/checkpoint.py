@@ -27,12 +27,23 @@ EXPORT_FILES = {"last": "model.pt", "best": "model_best.pt"}
 EXPORT_KIND = "surrogate-model"
 TRAINING_STATE_KIND = "surrogate-training-state"
 FORMAT_VERSION = 1
+FINGERPRINT_FILE = "data_fingerprint.json"
+#: Every file a run directory holds (no command may write over one of them).
+RUN_FILES = (CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, FINGERPRINT_FILE, *EXPORT_FILES.values())
 
 
 def save(obj: dict[str, Any], path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary name, then one rename: a crash leaves the old file or the new one."""
+    """``torch.save`` to a temporary name, then one rename: a crash leaves the old file or the new one.
+
+    torch reports a failed write (a full disk) as a RuntimeError of varying text; it becomes a
+    SurrogateError naming ``path``.
+    """
     with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
+        try:
+            torch.save(obj, temporary)
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            raise SurrogateError(f"cannot write ({reason})", path) from None
 
 
 def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -43,6 +54,9 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
+        if "weights_only" in str(error):  # a pickle needing code to load: not a file surrogate wrote
+            raise SurrogateError("not a checkpoint surrogate wrote (give the run directory `surrogate train "
+                                 "--out` made)", path) from None
         first_line = f"{type(error).__name__}: {error}".splitlines()[0]
         raise SurrogateError(f"not a readable checkpoint ({first_line})", path) from None
     if not isinstance(obj, dict) or obj.get("kind") != kind:
@@ -54,8 +68,7 @@ def load(path: str | os.PathLike, kind: str, map_location: str | torch.device = 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
     """Delete temporaries that a killed process left behind (the finished files are never touched)."""
-    names = [CONFIG_FILE, LAYOUT_FILE, LOG_FILE, TRAINING_STATE_FILE, *EXPORT_FILES.values()]
-    for name in names:
+    for name in RUN_FILES:
         for leftover in run_dir.glob(f".{name}.*.tmp"):
             leftover.unlink(missing_ok=True)
 

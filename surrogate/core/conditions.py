@@ -8,6 +8,10 @@ import numpy as np
 from surrogate.errors import SurrogateError
 
 TABLE_SUFFIXES = (".npy", ".txt", ".csv")
+#: Condition names end in their unit; those in MeV are energies, which must be positive.
+ENERGY_SUFFIX = "_mev"
+#: Rows checked at a time, so checking a large memory-mapped table takes little memory.
+CHECK_ROWS = 1 << 20
 
 
 def read_conditions(path: Path, condition_names: tuple[str, ...], reader_options: dict | None = None) -> np.ndarray:
@@ -39,8 +43,15 @@ def read_conditions(path: Path, condition_names: tuple[str, ...], reader_options
                              f"({', '.join(condition_names)})", path)
     if len(table) == 0:
         raise SurrogateError("no conditions in the file", path)
-    if not np.isfinite(table).all():
-        raise SurrogateError("conditions contain NaN or inf", path)
+    for start in range(0, len(table), CHECK_ROWS):  # in blocks: a memory-mapped table stays on disk
+        block = table[start:start + CHECK_ROWS]
+        if not np.isfinite(block).all():
+            raise SurrogateError("conditions contain NaN or inf", path)
+        for column, name in enumerate(condition_names):
+            if name.endswith(ENERGY_SUFFIX) and (block[:, column] <= 0).any():
+                row = start + int(np.flatnonzero(block[:, column] <= 0)[0])
+                raise SurrogateError(f"row {row} has {name} = {table[row, column]:g}; energies must be positive",
+                                     path)
     return table
 
 
@@ -48,7 +59,7 @@ def _read_table(path: Path) -> np.ndarray:
 
     try:
         if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
+            return np.load(path, allow_pickle=False, mmap_mode="c")  # read as generation proceeds
         lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
         if lines and any(ch.isalpha() and ch not in "eE" for ch in lines[0]):
             lines = lines[1:]  # a header row of column names

@@ -23,7 +23,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from surrogate import __version__
-from surrogate.core import checkpoint, distributed
+from surrogate.core import checkpoint, distributed, resume_guard
 from surrogate.core.config import TrainConfig, from_dict, resolve, to_dict
 from surrogate.core.data import ShardedBatches, TensorBatches, preprocess, split_holdout
 from surrogate.core.domain import Domain, domain_for_file, read_options
@@ -113,6 +113,8 @@ class _Trainer:
                 self.validation = QuickValidation(self.domain, holdout, seed=config.seed)
             checkpoint.write_json(to_dict(config), run_dir / checkpoint.CONFIG_FILE)
             checkpoint.write_json(self.layout, run_dir / checkpoint.LAYOUT_FILE)
+            if saved_state is None:
+                resume_guard.record(run_dir, config.data)
         self.generator_ddp, self.critic_ddp = self.generator, self.critic
         if context.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -123,7 +125,13 @@ class _Trainer:
         """The training events and the held-out ones (at most ``validation_events``)."""
         config = self.config
         events = self.domain.read(Path(config.data), **read_options(config.data_options))
-        train_index, holdout_index = split_holdout(len(events), config.holdout_fraction, config.seed)
+        try:
+            train_index, holdout_index = split_holdout(len(events), config.holdout_fraction, config.seed)
+        except SurrogateError as error:
+            raise SurrogateError(error.message, config.data) from None
+        if config.batch_size > len(train_index):
+            raise SurrogateError(f"batch size {config.batch_size} exceeds the {len(train_index)} training events "
+                                 f"it holds; give a smaller --batch-size", config.data)
         self.layout = dict(events.layout)
         self.condition_names = events.condition_names
         self.event_shape = events.event_shape
@@ -166,7 +174,9 @@ class _Trainer:
         if resume:
             if not state_path.exists():
                 raise SurrogateError(f"nothing to resume: no {checkpoint.TRAINING_STATE_FILE}", self.run_dir)
-            return checkpoint.load(state_path, checkpoint.TRAINING_STATE_KIND, map_location=self.device)
+            state = checkpoint.load(state_path, checkpoint.TRAINING_STATE_KIND, map_location=self.device)
+            resume_guard.check_resumable(self.run_dir, config.steps, int(state["step"]))
+            return state
         if state_path.exists():
             raise SurrogateError("already holds a run; use --resume to continue it, or another --out", self.run_dir)
         if not config.data:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate._atomic import atomic_path
+from surrogate._atomic import atomic_hdf5, atomic_path
 from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
@@ -113,25 +113,24 @@ def write_nbody(path: str | os.PathLike, maps: np.ndarray, parameters: np.ndarra
                 map_run: np.ndarray | None = None, map_axis: np.ndarray | None = None,
                 run_seeds: np.ndarray | None = None) -> None:
     """Write the N-body layout atomically; ``attributes`` become file attributes (None values skipped)."""
-    import h5py
-
     maps = np.asarray(maps, dtype=np.float32)
     parameters = np.asarray(parameters, dtype=np.float64)
     if maps.ndim != 3 or parameters.shape != (len(maps), len(names)):
         raise ValueError(f"maps {maps.shape} and parameters {parameters.shape} ({len(names)} names) disagree")
-    with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
+    with atomic_hdf5(path) as handle:
         chunk = (max(1, min(len(maps), 16)), *maps.shape[1:])
-        handle.create_dataset("maps", data=maps, chunks=chunk if len(maps) else None, compression="gzip",
-                              compression_opts=4, shuffle=True)
-        handle.create_dataset("parameters", data=parameters).attrs["names"] = list(names)
+        opened = [handle.create_dataset("maps", data=maps, chunks=chunk if len(maps) else None, compression="gzip",
+                                        compression_opts=4, shuffle=True),
+                  handle.create_dataset("parameters", data=parameters)]
+        opened[-1].attrs["names"] = list(names)
         if density is not None:
             density = np.asarray(density, dtype=np.float32)
-            handle.create_dataset("density", data=density, chunks=(1, *density.shape[1:]), compression="gzip",
-                                  compression_opts=4, shuffle=True)
+            opened.append(handle.create_dataset("density", data=density, chunks=(1, *density.shape[1:]),
+                                                compression="gzip", compression_opts=4, shuffle=True))
         for name, values, dtype in (("map_run", map_run, np.int32), ("map_axis", map_axis, np.int8),
                                     ("run_seeds", run_seeds, np.int64)):
             if values is not None:
-                handle.create_dataset(name, data=np.asarray(values, dtype=dtype))
+                opened.append(handle.create_dataset(name, data=np.asarray(values, dtype=dtype)))
         handle.attrs["format"] = FORMAT_TAG
         handle.attrs["format_version"] = FORMAT_VERSION
         attributes = {**attributes, "map_size": int(maps.shape[-1]), **_parameter_attributes(parameters, names)}
@@ -160,35 +159,35 @@ class NbodyRunWriter:
             self._shapes["density"] = ((runs, grid, grid, grid), np.float32)
         self._context = None
         self._handle = None
+        #: Open until the file is flushed: closing a dataset writes its chunk cache, and a write that
+        #: fails there (a full disk) would be lost in a destructor.
+        self._datasets = {}
 
     def __enter__(self) -> NbodyRunWriter:
-        import h5py
-
-        self._context = atomic_path(self.path)
-        temporary = self._context.__enter__()
-        self._handle = h5py.File(temporary, "w")
+        self._context = atomic_hdf5(self.path)
+        self._handle = self._context.__enter__()
         for name, (shape, dtype) in self._shapes.items():
             compressed = name in ("maps", "density")
             chunks = (1, *shape[1:]) if name == "density" else (
                 (max(1, min(shape[0], 16)), *shape[1:]) if name == "maps" else None)
-            self._handle.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks,
-                                        compression="gzip" if compressed else None,
-                                        compression_opts=4 if compressed else None, shuffle=compressed)
-        self._handle["parameters"].attrs["names"] = list(self.names)
+            self._datasets[name] = self._handle.create_dataset(
+                name, shape=shape, dtype=dtype, chunks=chunks, compression="gzip" if compressed else None,
+                compression_opts=4 if compressed else None, shuffle=compressed)
+        self._datasets["parameters"].attrs["names"] = list(self.names)
         self._parameters = np.zeros(self._shapes["parameters"][0])
         return self
 
     def add_run(self, index: int, maps: np.ndarray, parameters: np.ndarray, seed: int,
                 density: np.ndarray | None = None) -> None:
         rows = slice(index * self.maps_per_run, (index + 1) * self.maps_per_run)
-        self._handle["maps"][rows] = maps
+        self._datasets["maps"][rows] = maps
         self._parameters[rows] = parameters
-        self._handle["parameters"][rows] = np.tile(parameters, (self.maps_per_run, 1))
-        self._handle["map_run"][rows] = index
-        self._handle["map_axis"][rows] = np.arange(self.maps_per_run) % 3
-        self._handle["run_seeds"][index] = seed
-        if density is not None and "density" in self._handle:
-            self._handle["density"][index] = density
+        self._datasets["parameters"][rows] = np.tile(parameters, (self.maps_per_run, 1))
+        self._datasets["map_run"][rows] = index
+        self._datasets["map_axis"][rows] = np.arange(self.maps_per_run) % 3
+        self._datasets["run_seeds"][index] = seed
+        if density is not None and "density" in self._datasets:
+            self._datasets["density"][index] = density
 
     def __exit__(self, kind, value, traceback) -> None:
         try:
@@ -199,7 +198,6 @@ class NbodyRunWriter:
                     if item is not None:
                         self._handle.attrs[key] = item
         finally:
-            self._handle.close()
             self._context.__exit__(kind, value, traceback)
 
 
@@ -509,17 +507,21 @@ def write(path: str | os.PathLike, events: EventSet) -> None:
 
 
 def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any) -> dict[str, Any]:
-    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics (read in chunks)."""
+    """Layout, map count and shape, box, redshift, parameter ranges and pixel statistics (read in chunks).
+
+    A file holding NaN or infinite pixels or parameters is an error (naming the first such map), as
+    for shower files: nothing downstream can use it.
+    """
     path = Path(path)
-    count_maps, total, total_sq, finite = 0, 0.0, 0.0, True
+    count_maps, total, total_sq = 0, 0.0, 0.0
     low = high = None
     first = None
     for chunk in iter_read(path, chunk_events=chunk_events, **options):
         first = first or chunk
         pixels = chunk.events.astype(np.float64)
+        _check_finite(path, chunk, count_maps)
         count_maps += len(chunk)
         total, total_sq = total + pixels.sum(), total_sq + (pixels * pixels).sum()
-        finite = finite and bool(np.isfinite(pixels).all())
         if len(chunk):
             chunk_low, chunk_high = np.nanmin(chunk.conditions, axis=0), np.nanmax(chunk.conditions, axis=0)
             low = chunk_low if low is None else np.fmin(low, chunk_low)
@@ -537,7 +539,7 @@ def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any
         mean = total / pixels_seen
         summary["pixel_mean"] = mean
         summary["pixel_std"] = float(np.sqrt(max(total_sq / pixels_seen - mean * mean, 0.0)))
-        summary["finite"] = finite
+        summary["checked"] = "all pixels and parameters finite"
     if layout["format"] == NBODY:
         import h5py
 
@@ -549,6 +551,14 @@ def inspect(path: str | os.PathLike, *, chunk_events: int = 1024, **options: Any
                     value = handle.attrs[key]
                     summary[key] = value.item() if isinstance(value, np.generic) else value
     return summary
+
+
+def _check_finite(path: Path, chunk: EventSet, first_map: int) -> None:
+    """A one-line error naming the first map of ``chunk`` with a NaN or infinite pixel or parameter."""
+    bad = ~(np.isfinite(chunk.events).reshape(len(chunk), -1).all(axis=1) & np.isfinite(chunk.conditions).all(axis=1))
+    if bad.any():
+        raise SurrogateError(f"map {first_map + int(np.flatnonzero(bad)[0])} holds NaN or infinite pixels or "
+                             f"parameters", path)
 
 
 def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_maps: int = 1024) -> int:
@@ -566,17 +576,17 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
     if any(path.exists() and path.resolve() == output.resolve() for path in inputs):
         raise SurrogateError("the merge output is also one of its inputs", output)
     shapes = _merge_plan(inputs)
-    with atomic_path(output) as temporary, h5py.File(temporary, "w") as out:
+    with atomic_hdf5(output) as out:
         with h5py.File(inputs[0], "r") as first:
             for key, value in first.attrs.items():
                 if not key.endswith("_range"):
                     out.attrs[key] = value
-            for key, shape in shapes.items():
-                source = first[key]
-                out.create_dataset(key, shape=shape, dtype=source.dtype, chunks=source.chunks,
-                                   compression=source.compression, compression_opts=source.compression_opts,
-                                   shuffle=source.shuffle)
-            out["parameters"].attrs["names"] = list(_names_of(first["parameters"]))
+            # kept open until the file is flushed (see NbodyRunWriter._datasets)
+            targets = {key: out.create_dataset(key, shape=shape, dtype=first[key].dtype, chunks=first[key].chunks,
+                                               compression=first[key].compression,
+                                               compression_opts=first[key].compression_opts,
+                                               shuffle=first[key].shuffle) for key, shape in shapes.items()}
+            targets["parameters"].attrs["names"] = list(_names_of(first["parameters"]))
         offsets, runs = dict.fromkeys(shapes, 0), 0
         for path in inputs:
             with h5py.File(path, "r") as handle:
@@ -585,13 +595,15 @@ def merge(inputs: list[str | os.PathLike], output: str | os.PathLike, *, block_m
                     step = block_maps if key != "density" else 1
                     for start in range(0, len(source), step):
                         block = source[start:start + step]
+                        if block.dtype.kind == "f" and not np.isfinite(block).all():
+                            raise SurrogateError(f"{key!r} holds NaN or infinite values; not merged", path)
                         if key == "map_run":
                             block = block + runs
-                        out[key][offsets[key] + start:offsets[key] + start + len(block)] = block
+                        targets[key][offsets[key] + start:offsets[key] + start + len(block)] = block
                     offsets[key] += len(source)
                 runs += len(handle["run_seeds"]) if "run_seeds" in handle else 0
-        parameters = out["parameters"][:]
-        names = _names_of(out["parameters"])
+        parameters = targets["parameters"][:]
+        names = _names_of(targets["parameters"])
         for key in names:
             out.attrs.pop(key, None)
         for key, value in _parameter_attributes(parameters, names).items():

@@ -1,15 +1,23 @@
 """``surrogate simulate nbody``: particle-mesh boxes -> density cubes, slab maps and their parameters."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 import numpy as np
 
+from surrogate.commands.outputs import check_output, overwrite_option
 from surrogate.commands.shards import shard_units
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import FiniteFloat
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
 from surrogate.errors import SurrogateError
+
+
+#: The most boxes one sweep may hold: each takes seconds to hours, and the Latin hypercube holds
+#: every run's parameter point in memory.
+MAX_RUNS = 10**6
 
 
 def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
@@ -18,6 +26,8 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
         parts = [float(part) for part in text.split(":")]
     except ValueError:
         raise SurrogateError(f"--{name} takes a number or a range LO:HI, not {text!r}") from None
+    if not all(math.isfinite(part) for part in parts):
+        raise SurrogateError(f"--{name} must be finite, not {text!r}")
     if len(parts) == 1:
         return parts[0], parts[0]
     if len(parts) != 2 or not parts[0] <= parts[1]:
@@ -32,7 +42,7 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
 
 @with_threads
 @click.command("nbody")
-@click.option("--box", "box_mpc_h", type=float, default=256.0, show_default=True,
+@click.option("--box", "box_mpc_h", type=FiniteFloat(), default=256.0, show_default=True,
               help="Comoving box side in Mpc/h.")
 @click.option("--grid", type=int, default=64, show_default=True, help="Particles per side (grid^3 particles).")
 @click.option("--steps", type=int, default=10, show_default=True,
@@ -41,33 +51,36 @@ def shard_runs(shard: str | None, runs: int) -> list[int]:
               help="Matter density Omega_m, or a range LO:HI sampled by Latin hypercube over --runs.")
 @click.option("--sigma8", default="0.834", show_default=True,
               help="rms linear fluctuation in 8 Mpc/h spheres at z=0, or a range LO:HI.")
-@click.option("--redshift", type=float, default=0.0, show_default=True, help="Output redshift.")
+@click.option("--redshift", type=FiniteFloat(), default=0.0, show_default=True, help="Output redshift.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the initial phases (and of the parameter sampling). One run uses it as its phase "
                    "seed: the same seed at another --redshift is the same universe at another time.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output HDF5 file (N-body layout, see docs/cosmology.md).")
+@overwrite_option
 @click.option("--maps", "n_maps", type=int, default=12, show_default=True,
               help="Projected slab maps per run, cycling through the x, y, z axes.")
 @click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
-@click.option("--runs", type=int, default=1, show_default=True,
-              help="Number of boxes; with ranges, each gets its own parameter point and phases.")
+@click.option("--runs", type=click.IntRange(min=1, max=MAX_RUNS), default=1, show_default=True,
+              help="Number of boxes; with ranges, each gets its own parameter point and phases (at most 10^6).")
 @click.option("--shard", default=None, help="Run only the I-th (1..N) of N equal parts of the runs; merge with `surrogate merge`.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
-@click.option("--z-init", type=float, default=19.0, show_default=True, help="Redshift of the 2LPT initial conditions.")
+@click.option("--z-init", type=FiniteFloat(), default=19.0, show_default=True,
+              help="Redshift of the 2LPT initial conditions.")
 @click.option("--mesh-factor", type=int, default=2, show_default=True,
               help="Force mesh points per particle per side (2: a (2 grid)^3 mesh).")
 @click.option("--lpt-order", type=click.Choice(["1", "2"]), default="2", show_default=True,
               help="Initial displacements: 1 Zel'dovich, 2 second-order LPT.")
 @click.option("--transfer", type=click.Choice(["eisenstein-hu", "camb"]), default="eisenstein-hu", show_default=True,
               help="Linear transfer function (camb needs `pip install camb`).")
-@click.option("--omega-b", type=float, default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
-@click.option("--hubble", type=float, default=0.6711, show_default=True, help="h = H0 / (100 km/s/Mpc) (fixed).")
-@click.option("--n-s", type=float, default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
+@click.option("--omega-b", type=FiniteFloat(), default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
+@click.option("--hubble", type=FiniteFloat(), default=0.6711, show_default=True,
+              help="h = H0 / (100 km/s/Mpc) (fixed).")
+@click.option("--n-s", type=FiniteFloat(), default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
 @click.option("--density/--no-density", default=True, show_default=True,
               help="Store each run's grid^3 overdensity cube (4 grid^3 bytes per run).")
-def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, map_size, runs, shard, device,
-          z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
+def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrite, n_maps, map_size, runs, shard,
+          device, z_init, mesh_factor, lpt_order, transfer, omega_b, hubble, n_s, density) -> None:
     """Run particle-mesh N-body boxes and store density cubes and projected density-contrast maps.
 
     \b
@@ -77,6 +90,7 @@ def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, n_maps, 
     """
     from surrogate.api import simulate_nbody
 
+    check_output(out, overwrite=overwrite)
     summary = simulate_nbody(out, box_mpc_h=box_mpc_h, grid=grid, steps=steps,
                              omega_m=parse_value_or_range(omega_m, "omega-m"),
                              sigma8=parse_value_or_range(sigma8, "sigma8"), redshift=redshift, seed=seed, maps=n_maps,
@@ -100,9 +114,9 @@ def simulate_production(out: Path, settings, ranges: dict[str, tuple[float, floa
         raise SurrogateError("--runs must be at least 1")
     points = latin_hypercube(ranges, runs, seed)
     selected = shard_runs(shard, runs)
-    seeds = [seed if runs == 1 else run_seed(seed, index) for index in range(runs)]
+    seeds = [seed if runs == 1 else run_seed(seed, index) for index in selected]  # the shard's runs only
     rows = [tuple(float(points[name][index]) for name in VARIED_PARAMETERS) for index in selected]
-    return _simulate_runs(out, settings, rows, [seeds[index] for index in selected], fixed, device, seed)
+    return _simulate_runs(out, settings, rows, seeds, fixed, device, seed)
 
 
 def _simulate_runs(out: Path, settings, rows, seeds, fixed: dict[str, float], device: str, seed: int) -> str:

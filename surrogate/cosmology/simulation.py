@@ -39,7 +39,8 @@ class RunSettings:
         if self.box_mpc_h <= 0 or self.grid < 4 or self.steps < 1 or self.mesh_factor < 1:
             raise SurrogateError("need box > 0, grid >= 4, steps >= 1 and mesh factor >= 1")
         if not -1.0 < self.redshift < self.z_init:
-            raise SurrogateError(f"the output redshift {self.redshift} must lie below z_init = {self.z_init}")
+            raise SurrogateError(f"the output redshift {self.redshift} must lie above -1 (an infinite scale "
+                                 f"factor) and below z_init = {self.z_init}")
         if self.lpt_order not in (1, 2):
             raise SurrogateError(f"LPT order must be 1 or 2, not {self.lpt_order}")
         if self.n_maps < 1 or (self.map_size is not None and self.map_size < 2):

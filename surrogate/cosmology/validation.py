@@ -8,6 +8,7 @@ delta = x - 1, with the map area (box_mpc_h)^2 of the layout (see :mod:`surrogat
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from surrogate.core.domain import EventSet, ObservedSample, PooledHistogram, Pro
 from surrogate.cosmology import observables as stats
 from surrogate.cosmology.formats import CAMELS_PARAMETERS, CONTRAST
 from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
+
+log = logging.getLogger(__name__)
 
 #: log10(x) bin edges of the pixel histogram and of the peak-height counts.
 LOG_X_EDGES = np.linspace(-2.0, 3.0, 51)
@@ -51,7 +54,8 @@ def map_observables(events: EventSet) -> dict[str, np.ndarray]:
     """Per-map numbers (name -> (N,) float64), finite for any map.
 
     pixel_std and pixel_skewness of x; void_fraction (pixels with x < 1); peak_count (local maxima);
-    log10_max_x; log10_power_{low,mid,high}_mpc2_h2: log10 of the band-averaged P(k) in (Mpc/h)^2.
+    log10_max_x; log10_power_{low,mid,high}_mpc2_h2: log10 of the band-averaged P(k) in (Mpc/h)^2,
+    for the bands that hold Fourier modes (maps of 16 pixels or less have none at low k).
     """
     x = density_ratio(events)
     flat = x.reshape(len(x), -1)
@@ -65,6 +69,10 @@ def map_observables(events: EventSet) -> dict[str, np.ndarray]:
     spectrum = stats.power_spectrum(x - 1.0, box)
     for name, low, high in _k_bands(x.shape[-1], box):
         inside = (spectrum.k_h_mpc >= low) & (spectrum.k_h_mpc < high) & (spectrum.n_modes > 0)
+        if not inside.any():  # small maps: no Fourier mode in this band
+            log.warning("maps of %d pixels hold no mode in the %s k band; log10_power_%s_mpc2_h2 is skipped",
+                        x.shape[-1], name, name)
+            continue
         weights = spectrum.n_modes[inside]
         band = (spectrum.power[:, inside] * weights).sum(axis=1) / weights.sum()
         out[f"log10_power_{name}_mpc2_h2"] = np.log10(np.maximum(band, 1e-30))

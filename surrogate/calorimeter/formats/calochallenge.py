@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from surrogate._atomic import atomic_path
+from surrogate._atomic import atomic_hdf5
 from surrogate.calorimeter.formats import hdf5_files
 from surrogate.calorimeter.formats.checks import check_rows
 from surrogate.calorimeter.formats.layout import geometry_of, make_layout, resolve_geometry, resolve_particle
@@ -96,7 +96,7 @@ class CaloChallengeWriter(ShowerWriter):
 def open_writer(path: str | os.PathLike, layout: dict[str, Any]) -> Iterator[CaloChallengeWriter]:
     """A writer for a new CaloChallenge file at ``path``, in place only once the block ends."""
     geometry = geometry_of(layout)
-    with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
+    with atomic_hdf5(path) as handle:
         hdf5_files.write_layout_attributes(handle, layout, "MeV")
         yield CaloChallengeWriter(handle, geometry.n_values)
 

@@ -32,6 +32,8 @@ def dataset(path: str | os.PathLike, handle: h5py.File, name: str) -> h5py.Datas
         raise SurrogateError(f"missing dataset {name!r} (the file holds {found})", path)
     if not isinstance(item, h5py.Dataset):
         raise SurrogateError(f"{name!r} is a {type(item).__name__}, expected a dataset", path)
+    if item.dtype.kind not in "iuf":
+        raise SurrogateError(f"{name!r} holds {item.dtype} values, expected numbers", path)
     return item
 
 

@@ -48,7 +48,8 @@ class ReaderOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise TypeError(f"unknown shower reader option(s): {', '.join(unknown)}")
+            raise SurrogateError(f"unknown shower reader option(s): {', '.join(unknown)} "
+                                 f"(known: {', '.join(sorted(known))})")
         given = {key: value for key, value in options.items() if value is not None}
         if given.get("card") is not None:
             from surrogate.calorimeter.formats.cards import read_card

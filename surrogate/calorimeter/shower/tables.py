@@ -16,7 +16,9 @@ from surrogate.calorimeter.materials import Material
 from surrogate.calorimeter.shower import crosssections as xs
 
 _LN_E_MIN = math.log(1e-3)  # 1 keV
-_LN_E_MAX = math.log(1e7)  # 10 TeV
+#: Upper end of every table, so the highest energy the simulator is valid at (10 TeV).
+MAX_ENERGY_MEV = 1e7
+_LN_E_MAX = math.log(MAX_ENERGY_MEV)
 _POINTS_PER_DECADE = 40
 _PAIR_ENERGIES = 96  # photon energies of the pair-sampling table
 _PAIR_QUANTILES = 129  # quantiles per energy

@@ -82,11 +82,16 @@ TARGETS = {
 
 #: Sources whose content decides what the simulator produces: a change to any of them refreshes the cache.
 _SIMULATOR_SOURCES = ("surrogate/calorimeter/shower", "surrogate/calorimeter/geometry.py",
-                      "surrogate/calorimeter/materials.py", "surrogate/calorimeter/simulate_command.py")
+                      "surrogate/calorimeter/materials.py")
 
 
 def simulator_fingerprint() -> str:
-    """A hash of the simulator's source files (sorted, content only)."""
+    """A hash of the simulator's physics sources and of how a production seeds its blocks (the rest of
+    the simulate command, such as its options and file writing, does not change the showers)."""
+    import inspect
+
+    from surrogate.calorimeter import simulate_command
+
     digest = hashlib.sha256()
     package = Path(surrogate.__file__).resolve().parent.parent
     for entry in _SIMULATOR_SOURCES:
@@ -94,6 +99,8 @@ def simulator_fingerprint() -> str:
         for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             digest.update(source.relative_to(package).as_posix().encode())
             digest.update(source.read_bytes())
+    digest.update(inspect.getsource(simulate_command.simulate_block).encode())
+    digest.update(str(simulate_command.BLOCK_EVENTS).encode())
     return digest.hexdigest()[:16]
 
 

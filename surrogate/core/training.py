@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -137,7 +138,7 @@ class _Trainer:
             self.critic_ddp = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
         # --compile: every network pass except the penalty's, which needs a double backward that
         # compiled modules do not support; the eager modules stay the reference.
-        compiled = torch.compile if config.compile else (lambda module: module)
+        compiled = functools.partial(torch.compile, dynamic=False) if config.compile else (lambda module: module)
         self.fast_generator, self.fast_generator_ddp = compiled(self.generator), compiled(self.generator_ddp)
         self.fast_critic, self.fast_critic_ddp = compiled(self.critic), compiled(self.critic_ddp)
 

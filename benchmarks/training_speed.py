@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
     devices = args.devices.split(",") if args.devices else ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     model = ModelConfig(arch="dense", generator_width=args.width, critic_width=args.width, depth=args.depth)
-    events = synthetic_showers(args.geometry, max(2 * max(batch_sizes), 1024), args.seed)
+    events = synthetic_showers(args.geometry, max(2 * max(batch_sizes), 256), args.seed)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -68,8 +68,6 @@ def run_logged(command: list[str], log_path: Path, timeout: float | None = None)
 
 
 def stage_environment(out: Path, dry_run: bool) -> dict:
-    import importlib.util
-
     import torch
 
     sys.path.insert(0, str(BENCHMARKS))
@@ -77,7 +75,8 @@ def stage_environment(out: Path, dry_run: bool) -> dict:
 
     result = {"torch": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
               "python": sys.version.split()[0], "commit": commit(),
-              "optional_modules": {name: importlib.util.find_spec(name) is not None for name in ("uproot", "ot")}}
+              "required_modules": {name: _importable(name) for name in ("click", "tqdm", "h5py", "scipy")},
+              "optional_modules": {name: _importable(name) for name in ("uproot", "ot")}}
     if torch.cuda.is_available():
         properties = torch.cuda.get_device_properties(0)
         result.update(device=properties.name, capability=f"{properties.major}.{properties.minor}",
@@ -85,6 +84,15 @@ def stage_environment(out: Path, dry_run: bool) -> dict:
     else:
         result["device"] = "cpu"
     return result
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 def stage_cuda_tests(out: Path, dry_run: bool) -> dict:
@@ -277,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=list(STAGES), help=argparse.SUPPRESS)  # internal: one stage, in-process
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    # the stages' own processes import this checkout, installed or not
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     for folder in ("logs", "stages"):
         (out / folder).mkdir(parents=True, exist_ok=True)
 

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
     devices = args.devices.split(",") if args.devices else ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     model = ModelConfig(arch="dense", generator_width=args.width, critic_width=args.width, depth=args.depth)
-    events = synthetic_showers(args.geometry, max(2 * max(batch_sizes), 256), args.seed)
+    events = synthetic_showers(args.geometry, max(max(batch_sizes), 256), args.seed)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -205,13 +205,19 @@ def main(argv: list[str] | None = None) -> dict:
                                  "ratio": plain / library})
                     print(f"{device} batch {batch_size} {precision}: library {library:.4g} s/step, "
                           f"plain {plain:.4g} s/step, ratio {plain / library:.3g}x", file=sys.stderr, flush=True)
+                    result = write_results(args, int(events.events.shape[1]), rows)  # after each row: a run
+                    # stopped by a time limit keeps what it measured
+    print(markdown_table(result))
+    return result
+
+
+def write_results(args, cells: int, rows: list[dict]) -> dict:
+    """training_speed.json and training_speed.md in --out-dir, for the rows so far."""
     result = {"date": datetime.date.today().isoformat(), "commit": commit(), "torch": torch.__version__,
-              "steps": args.steps, "geometry": args.geometry, "cells": int(events.events.shape[1]),
-              "width": args.width, "depth": args.depth, "loss": "wgan-gp", "critic_steps": CRITIC_STEPS, "rows": rows}
+              "steps": args.steps, "geometry": args.geometry, "cells": cells, "width": args.width,
+              "depth": args.depth, "loss": "wgan-gp", "critic_steps": CRITIC_STEPS, "rows": rows}
     (args.out_dir / "training_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = markdown_table(result)
-    (args.out_dir / "training_speed.md").write_text(table)
-    print(table)
+    (args.out_dir / "training_speed.md").write_text(markdown_table(result))
     return result
 
 

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     events = synthetic_showers(args.geometry, max(max(batch_sizes), 256), args.seed)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
+    result = write_results(args, int(events.events.shape[1]), rows)
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "showers.h5"
         DOMAIN.write(data, events)

@@ -6,7 +6,8 @@ path (CUDA graphs on CUDA devices only). Writes one JSON per device and a Markdo
 --out-dir, and prints the table.
 
     python benchmarks/generation_speed.py RUN_DIR [--out-dir generation_speed] [--batch-sizes 1,100,10000]
-        [--compile] [--cuda-graphs] [--cpu-threads N] [--devices cpu,cuda:0] [--precisions fp32,bf16] [--repeats 5] [--simulator-events 10]
+        [--compile] [--cuda-graphs] [--cpu-threads N] [--devices cpu,cuda:0] [--precisions fp32,bf16]
+        [--repeats 5] [--simulator-events 10]
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def main() -> None:
     results = []
     for device in devices:
         plan = BenchmarkPlan(batch_sizes=batch_sizes, simulator_events=args.simulator_events, repeats=args.repeats,
-                             seed=args.seed, precisions=tuple(args.precisions.split(",")) if args.precisions else None, fast_path=fast_path_for(device, args.compile, args.cuda_graphs))
+                             seed=args.seed, precisions=tuple(args.precisions.split(",")) if args.precisions else None,
+                             fast_path=fast_path_for(device, args.compile, args.cuda_graphs))
         out = args.out_dir / f"{device.replace(':', '')}.json"
         results.append(run_benchmark(args.run_dir, out, device=device, plan=plan))
         print(f"wrote {out}")

@@ -214,7 +214,8 @@ def stage_nbody(out: Path, dry_run: bool) -> dict:
 
 def run_stage(name: str, out: Path, dry_run: bool, timeout: float) -> dict:
     """``name`` in a child process (this script with --stage), its JSON read back; never raises."""
-    command = python(str(Path(__file__).resolve()), "--stage", name, "--out", str(out)) + (["--dry-run"] if dry_run else [])
+    command = python(str(Path(__file__).resolve()), "--stage", name, "--out", str(out))
+    command += ["--dry-run"] if dry_run else []
     log_path = out / "logs" / f"{name}.log"
     started = time.perf_counter()
     try:
@@ -243,7 +244,8 @@ def markdown(report: dict) -> str:
     lines = [f"## GPU check, {report['date']}", "",
              f"Device {environment.get('device', '?')}, torch {environment.get('torch', '?')} "
              f"(CUDA {environment.get('cuda', '?')}), commit {environment.get('commit', '?')}"
-             f"{' (dry run on the CPU, toy sizes)' if report['dry_run'] else ''}; {report['seconds']:.0f} s in all.", "",
+             f"{' (dry run on the CPU, toy sizes)' if report['dry_run'] else ''}; "
+             f"{report['seconds']:.0f} s in all.", "",
              "| stage | status | seconds | note |", "|---|---|---:|---|"]
     for name, stage in report["stages"].items():
         lines.append(f"| {name} | {stage['status']} | {stage['seconds']:.1f} | {_note(name, stage)} |")
@@ -262,7 +264,8 @@ def markdown(report: dict) -> str:
             lines.append(f"| {label} | {run['device']} | {run['grid']}^3 in {run['box_mpc_h']:g} Mpc/h, "
                          f"{run['steps']} steps | {run['seconds']:.1f} | {run['peak_memory_gib']:.2f} |")
         lines += ["", f"P(k) of the small box, device against CPU: largest relative difference "
-                      f"{result['max_relative_power_difference']:.2g} over {len(result['small']['cpu']['power'])} bins."]
+                      f"{result['max_relative_power_difference']:.2g} "
+                      f"over {len(result['small']['cpu']['power'])} bins."]
     return "\n".join(lines) + "\n"
 
 

@@ -67,7 +67,8 @@ def train_config(data: Path, device: str, batch_size: int, precision: str, steps
     return TrainConfig(data=str(data), steps=2 * steps, batch_size=batch_size, device=device,
                        precision="bf16" if precision == "bf16" else "fp32", tf32=precision != "fp32",
                        compile=compile_, validate_every=0, checkpoint_every=0, log_every=steps,
-                       holdout_fraction=0.01, validation_events=64, loss=LossConfig(name="wgan-gp", gp_lambda=GP_LAMBDA),
+                       holdout_fraction=0.01, validation_events=64,
+                       loss=LossConfig(name="wgan-gp", gp_lambda=GP_LAMBDA),
                        model=model)
 
 
@@ -157,7 +158,8 @@ def markdown_table(result: dict) -> str:
     for row in result["rows"]:
         lines.append(f"| {row['device_name']} | {row['batch_size']} | {row['precision']}"
                      f"{' compiled' if row['compiled'] else ''} | {row['library_seconds_per_step']:.4g} | "
-                     f"{row['plain_seconds_per_step']:.4g} | {row['batch_size'] / row['library_seconds_per_step']:.4g} | "
+                     f"{row['plain_seconds_per_step']:.4g} | "
+                     f"{row['batch_size'] / row['library_seconds_per_step']:.4g} | "
                      f"{row['ratio']:.3g}x |")
     return "\n".join(lines) + "\n"
 
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.cpu_threads is not None:
         torch.set_num_threads(args.cpu_threads)
-    devices = args.devices.split(",") if args.devices else ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    gpus = [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    devices = args.devices.split(",") if args.devices else ["cpu"] + gpus
     batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     model = ModelConfig(arch="dense", generator_width=args.width, critic_width=args.width, depth=args.depth)
     events = synthetic_showers(args.geometry, max(max(batch_sizes), 256), args.seed)

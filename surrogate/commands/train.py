@@ -96,7 +96,8 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
     else:
         base = TrainConfig()
     top = {"data": str(data) if data else None, "steps": steps, "batch_size": batch_size, "device": device,
-           "seed": seed, "precision": precision, "tf32": tf32, "compile": compile_, "ema_halflife_kimg": ema_halflife_kimg,
+           "seed": seed, "precision": precision, "tf32": tf32, "compile": compile_,
+           "ema_halflife_kimg": ema_halflife_kimg,
            "validate_every": validate_every, "checkpoint_every": checkpoint_every,
            "data_options": data_options or None}
     sections = {

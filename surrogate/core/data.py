@@ -15,6 +15,10 @@ from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
 
+#: Training tensors move to a CUDA device when they take at most this share of its memory.
+DEVICE_MEMORY_SHARE = 0.25
+
+
 def split_holdout(n_events: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted indices of the training and held-out events (a seeded random ``fraction`` held out)."""
     n_holdout = int(round(n_events * fraction))
@@ -81,7 +85,7 @@ class ShardedBatches:
 class TensorBatches:
     """Preprocessed training tensors and this rank's batches of ``batch_size`` from them (see ShardedBatches).
 
-    On a CUDA device the tensors move to the device when they take at most a quarter of its memory;
+    On a CUDA device the tensors move to the device when they take at most DEVICE_MEMORY_SHARE of its memory;
     otherwise they stay in pinned host memory, each batch is gathered there and copied on a side
     stream while the previous batch is being used (one batch ahead, for consecutive batch numbers).
     """
@@ -91,11 +95,12 @@ class TensorBatches:
         self.x, self.c = x, c
         self._prefetch = None
         if device.type == "cuda":
-            if (x.numel() + c.numel()) * 4 < 0.25 * torch.cuda.get_device_properties(device).total_memory:
+            memory = torch.cuda.get_device_properties(device).total_memory
+            if (x.numel() + c.numel()) * 4 < DEVICE_MEMORY_SHARE * memory:
                 self.x, self.c = x.to(device), c.to(device)  # small enough: no host-to-device copy per batch
         self.sampler = ShardedBatches(len(x), batch_size, seed=seed, rank=rank, world_size=world_size,
                                       device=self.x.device)
-        if self.x.device != device:
+        if self.x.device.type != device.type:
             self._prefetch = _PinnedPrefetch(self.x, self.c, self.sampler, device)
 
     def batch(self, batch_number: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +66,13 @@ def run_logged(command: list[str], log_path: Path, timeout: float | None = None)
             raise
     if code:
         raise subprocess.CalledProcessError(code, command)
+
+
+def work_dir(out: Path) -> Path:
+    """Scratch space for data files and run directories, outside ``out`` (whose files a GPU session copies
+    back), shared by the stages of one check and removed at its end."""
+    digest = hashlib.sha256(str(out).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"gpu_check_{digest}"
 
 
 # -- stages (each runs in its own process and returns what goes into the JSON) ---------------------------
@@ -121,10 +131,10 @@ def _ds2_run(out: Path, dry_run: bool) -> Path:
 
     from surrogate.calorimeter.domain import DOMAIN
 
-    run_dir = out / "work" / "ds2_run"
+    run_dir = work_dir(out) / "ds2_run"
     if (run_dir / "model.pt").exists():
         return run_dir
-    data = out / "work" / "ds2_synthetic.h5"
+    data = work_dir(out) / "ds2_synthetic.h5"
     data.parent.mkdir(parents=True, exist_ok=True)
     DOMAIN.write(data, synthetic_showers("ds2", 256 if dry_run else 4096, seed=0))
     sizes = ["--width", "16", "--depth", "1", "--batch-size", "32"] if dry_run else ["--batch-size", "512"]
@@ -177,7 +187,7 @@ def _nbody(out: Path, name: str, box: float, grid: int, steps: int, device: str,
     from surrogate.cosmology.observables import power_spectrum
     from surrogate.cosmology.simulation import peak_memory_bytes
 
-    path = out / "work" / f"{name}.h5"
+    path = work_dir(out) / f"{name}.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     surrogate_main(["simulate", "nbody", "--box", str(box), "--grid", str(grid), "--steps", str(steps),
@@ -305,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown stage {unknown[0]} (known: {', '.join(STAGES)})")
     slack = DRY_RUN_SLACK if args.dry_run else 1
+    shutil.rmtree(work_dir(out), ignore_errors=True)  # nothing left from an interrupted check
     started = time.perf_counter()
     report = {"date": datetime.date.today().isoformat(), "dry_run": args.dry_run, "stages": {}}
     for name in names:
@@ -318,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: {name} {report['stages'][name]['status']} in {report['stages'][name]['seconds']} s",
               file=sys.stderr, flush=True)
     report["seconds"] = time.perf_counter() - started
+    shutil.rmtree(work_dir(out), ignore_errors=True)
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "gpu_check.md").write_text(markdown(report))
     print(markdown(report))

@@ -39,6 +39,8 @@ def test_dry_run_runs_every_stage_and_writes_json_and_tables(tmp_path):
     table = (tmp_path / "gpu_check.md").read_text()
     assert "| cuda_tests | ok |" in table and "### Training speed" in table and "### Particle mesh" in table
     assert "dry run" in table
+    assert not gpu_check_module().work_dir(tmp_path.resolve()).exists()  # scratch data removed, not in the output
+    assert not list(tmp_path.rglob("*.h5")) and not list(tmp_path.rglob("*.pt"))
 
 
 def test_a_stage_past_its_time_limit_is_recorded_and_stopped(tmp_path):

@@ -127,7 +127,7 @@ def test_a_nan_found_at_the_next_log_row_stops_before_any_later_checkpoint(data_
     assert state["step"] == 5 and all(value.isfinite().all() for value in state["generator"].values())
 
 
-def test_stats_are_read_from_the_device_only_for_log_rows_and_checkpoints(data_file, tmp_path, monkeypatch):
+def test_stats_are_read_only_for_log_rows_and_checkpoints_and_rates_are_logged(data_file, tmp_path, monkeypatch):
     reads = []
     original = _Trainer._read_stats
 
@@ -139,6 +139,12 @@ def test_stats_are_read_from_the_device_only_for_log_rows_and_checkpoints(data_f
     train(tiny_config(data_file, steps=12, log_every=4, checkpoint_every=6, validate_every=0), tmp_path / "run",
           progress=False)
     assert reads == [4, 6, 8, 12]
+    with open(tmp_path / "run" / checkpoint.LOG_FILE) as handle:
+        rows = list(csv.DictReader(handle))
+    assert "peak_memory_gib" not in rows[0]  # a CUDA-only column
+    for row in rows:  # the rate since the previous row, in both units
+        assert float(row["seconds_per_step"]) > 0
+        assert float(row["samples_per_second"]) == pytest.approx(32 / float(row["seconds_per_step"]), rel=1e-4)
 
 
 def test_without_a_terminal_progress_is_a_line_every_tenth_of_the_run(data_file, tmp_path, capsys):

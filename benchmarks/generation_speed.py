@@ -6,7 +6,8 @@ path (CUDA graphs on CUDA devices only). Writes one JSON per device and a Markdo
 --out-dir, and prints the table.
 
     python benchmarks/generation_speed.py RUN_DIR [--out-dir generation_speed] [--batch-sizes 1,100,10000]
-        [--compile] [--cuda-graphs] [--cpu-threads N] [--devices cpu,cuda:0] [--repeats 5] [--simulator-events 10]
+        [--compile] [--cuda-graphs] [--cpu-threads N] [--devices cpu,cuda:0] [--precisions fp32,bf16]
+        [--repeats 5] [--simulator-events 10]
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--cuda-graphs", action="store_true", help="also time CUDA graph replay (GPUs only)")
     parser.add_argument("--cpu-threads", type=int, default=None,
                         help="torch threads for the CPU (1 gives steadier numbers on a shared machine)")
+    parser.add_argument("--precisions", default=None,
+                        help="comma-separated among fp32, tf32, bf16 (default: fp32 and bf16, plus tf32 on a GPU)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per setting (median reported)")
     parser.add_argument("--simulator-events", type=int, default=10, help="simulated events per timing point")
     parser.add_argument("--seed", type=int, default=0)
@@ -74,7 +77,8 @@ def main() -> None:
     results = []
     for device in devices:
         plan = BenchmarkPlan(batch_sizes=batch_sizes, simulator_events=args.simulator_events, repeats=args.repeats,
-                             seed=args.seed, fast_path=fast_path_for(device, args.compile, args.cuda_graphs))
+                             seed=args.seed, precisions=tuple(args.precisions.split(",")) if args.precisions else None,
+                             fast_path=fast_path_for(device, args.compile, args.cuda_graphs))
         out = args.out_dir / f"{device.replace(':', '')}.json"
         results.append(run_benchmark(args.run_dir, out, device=device, plan=plan))
         print(f"wrote {out}")

@@ -17,10 +17,7 @@ from surrogate.core.domain import Domain, EventSet, EventWriter
 from surrogate.core.generation import EAGER, FastPath, draw_noise, generate_to_file, make_batch_function
 from surrogate.errors import SurrogateError
 from shower_samples import run_cli
-from training_helpers import train_tiny_run
-
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
+from training_helpers import needs_cuda, train_tiny_run
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

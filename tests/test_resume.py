@@ -39,9 +39,18 @@ def assert_same_state(a, b):
     assert a["step"] == b["step"]
 
 
+TIMING_COLUMNS = ("seconds", "seconds_per_step", "samples_per_second", "peak_memory_gib")
+
+
 def log_rows(run_dir):
+    """The log's rows without the columns that measure time (they differ between any two runs)."""
     with open(run_dir / checkpoint.LOG_FILE) as handle:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(handle)]
+
+
+def log_seconds(run_dir):
+    with open(run_dir / checkpoint.LOG_FILE) as handle:
+        return [(int(row["step"]), float(row["seconds"])) for row in csv.DictReader(handle)]
 
 
 def state(run_dir):
@@ -63,6 +72,20 @@ def test_resume_continues_exactly(data_file, tmp_path, loss):
     assert [row["step"] for row in straight_rows] == ["5", "10", "12"]
     assert [row["step"] for row in halves_rows] == ["5", "6", "10", "12"]  # the first half ended at 6
     assert straight_rows[0] == halves_rows[0]
+
+
+def test_log_seconds_go_on_after_a_resume(data_file, tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny_config(data_file, steps=6, checkpoint_every=6, log_every=3, validate_every=0), run_dir,
+          progress=False)
+    first_half = state(run_dir)["seconds"]
+    assert first_half > 0
+    train(tiny_config(data_file, steps=9, checkpoint_every=6, log_every=3, validate_every=0), run_dir,
+          resume=True, progress=False)
+    seconds = log_seconds(run_dir)
+    assert [step for step, _ in seconds] == [3, 6, 9]
+    assert seconds[2][1] > first_half >= seconds[1][1] - 0.05  # counted on from the checkpoint, not from 0
+    assert state(run_dir)["seconds"] > first_half
 
 
 def test_resume_of_a_finished_run_does_nothing(data_file, tmp_path):

@@ -1,14 +1,19 @@
 """The training loop on tiny synthetic showers (CPU, seconds): learning, logs, checkpoints, errors."""
+import copy
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 
 from surrogate.core import checkpoint
 from surrogate.core.config import TrainConfig, from_dict, read_config_file
+from surrogate.core.ema import EMA
+from surrogate.core.losses import WassersteinGP
 from surrogate.core.model import load
-from surrogate.core.training import NonFiniteLoss, train
+from surrogate.core.training import NonFiniteLoss, _Trainer, train
 from surrogate.errors import SurrogateError
 from training_helpers import ModelConfig, one_torch_thread, tiny_config, write_tiny_file
 
@@ -98,6 +103,76 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_checkpoint(data_file,
     state = checkpoint.load(tmp_path / "run" / "training_state.pt", checkpoint.TRAINING_STATE_KIND)
     assert state["step"] == stopped_at - 1
     assert load(tmp_path / "run", which="last").metadata["step"] == stopped_at - 1
+
+
+def test_a_nan_found_at_the_next_log_row_stops_before_any_later_checkpoint(data_file, tmp_path, monkeypatch):
+    calls = []
+    original = WassersteinGP.generator_main
+
+    def nan_from_step_7(self, fake_scores):
+        calls.append(None)
+        value = original(self, fake_scores)
+        return value * math.nan if len(calls) >= 7 else value
+
+    monkeypatch.setattr(WassersteinGP, "generator_main", nan_from_step_7)
+    config = tiny_config(data_file, steps=20, log_every=4, checkpoint_every=5, validate_every=0)
+    with pytest.raises(NonFiniteLoss) as caught:
+        train(config, tmp_path / "run", progress=False)
+    message = str(caught.value)
+    assert message.startswith("training stopped at step 8: ")  # the log row after the NaN of step 7
+    assert "is nan (mean over steps 5-8)" in message
+    assert "training_state.pt" in message
+    assert load(tmp_path / "run", which="last").metadata["step"] == 5  # the checkpoint before the NaN
+    state = checkpoint.load(tmp_path / "run" / "training_state.pt", checkpoint.TRAINING_STATE_KIND)
+    assert state["step"] == 5 and all(value.isfinite().all() for value in state["generator"].values())
+
+
+def test_stats_are_read_only_for_log_rows_and_checkpoints_and_rates_are_logged(data_file, tmp_path, monkeypatch):
+    reads = []
+    original = _Trainer._read_stats
+
+    def counted(self):
+        reads.append(self.step)
+        return original(self)
+
+    monkeypatch.setattr(_Trainer, "_read_stats", counted)
+    train(tiny_config(data_file, steps=12, log_every=4, checkpoint_every=6, validate_every=0), tmp_path / "run",
+          progress=False)
+    assert reads == [4, 6, 8, 12]
+    with open(tmp_path / "run" / checkpoint.LOG_FILE) as handle:
+        rows = list(csv.DictReader(handle))
+    assert "peak_memory_gib" not in rows[0]  # a CUDA-only column
+    for row in rows:  # the rate since the previous row, in both units
+        assert float(row["seconds_per_step"]) > 0
+        assert float(row["samples_per_second"]) == pytest.approx(32 / float(row["seconds_per_step"]), rel=1e-4)
+
+
+def test_without_a_terminal_progress_is_a_line_every_tenth_of_the_run(data_file, tmp_path, capsys):
+    train(tiny_config(data_file, steps=20, validate_every=0), tmp_path / "run", progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err  # no bar redrawn in a log file
+    progress = [line for line in err.splitlines() if line.startswith("train: step")]
+    assert [line.split()[2] for line in progress] == [f"{step}/20" for step in range(2, 21, 2)]
+    assert all("steps/s, ETA " in line for line in progress)
+    assert "critic" in progress[-1] and "generator" in progress[-1]  # the losses of the latest log row
+
+
+def test_ema_update_matches_a_lerp_per_parameter():
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.LayerNorm(7), torch.nn.Linear(7, 3))
+    ema = EMA(module, halflife_samples=1000.0)
+    reference = copy.deepcopy(ema.module)
+    for _ in range(3):
+        with torch.no_grad():
+            for parameter in module.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        ema.update(module, 64, 640)
+        with torch.no_grad():
+            for average, current in zip(reference.parameters(), module.parameters()):
+                average.lerp_(current, 1 - ema.beta(64, 640))
+    for average, expected in zip(ema.module.parameters(), reference.parameters()):
+        assert torch.equal(average, expected)
+    assert not torch.equal(next(ema.module.parameters()), next(module.parameters()))
 
 
 def test_a_run_directory_is_not_overwritten(data_file, tmp_path):

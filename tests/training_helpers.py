@@ -5,6 +5,7 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from surrogate.calorimeter.domain import DOMAIN
@@ -71,3 +72,9 @@ def train_tiny_run(root: Path, data: Path | None = None, **changes) -> Path:
     with one_torch_thread():
         train(tiny_config(data, **changes), root / "run", progress=False)
     return root / "run"
+
+
+def needs_cuda(test):
+    """Mark a test ``cuda`` (``pytest -m cuda`` runs just these, as benchmarks/gpu_check.py does) and skip
+    it where torch sees no CUDA device."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")(test))

@@ -60,6 +60,10 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               help="Half-life of the generator's weight average, in thousands of samples [default: 10].")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), help="bf16: autocast of the network passes "
               "(penalties stay fp32) [default: fp32].")
+@click.option("--tf32/--no-tf32", default=None, help="CUDA only: TF32 tensor cores for fp32 matmuls and "
+              "convolutions, and cuDNN's autotuner; --no-tf32 keeps them strictly fp32 [default: --tf32].")
+@click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the network passes (not the "
+              "penalty's double backward, which stays eager); compiling adds start-up time.")
 @click.option("--validate-every", type=click.IntRange(min=0), help="Steps between quick validations "
               "(0: only at the end) [default: 500].")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), help="Steps between checkpoints "
@@ -75,7 +79,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
-          validate_every, checkpoint_every, data_options, model_options, no_progress) -> None:
+          tf32, compile_, validate_every, checkpoint_every, data_options, model_options, no_progress) -> None:
     """Train a conditional GAN on --data; checkpoints, log.csv and config.json go to --out.
 
     \b
@@ -100,7 +104,8 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
     else:
         base = TrainConfig()
     top = {"data": str(data) if data else None, "steps": steps, "batch_size": batch_size, "device": device,
-           "seed": seed, "precision": precision, "ema_halflife_kimg": ema_halflife_kimg,
+           "seed": seed, "precision": precision, "tf32": tf32, "compile": compile_,
+           "ema_halflife_kimg": ema_halflife_kimg,
            "validate_every": validate_every, "checkpoint_every": checkpoint_every,
            "data_options": data_options or None}
     sections = {

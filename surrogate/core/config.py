@@ -92,6 +92,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     precision: str = "fp32"  # "bf16": autocast of the network passes; penalties stay fp32
+    tf32: bool = True  # CUDA only: TF32 tensor cores for fp32 matmuls/convolutions, cuDNN autotuning
+    compile: bool = False  # torch.compile of the network passes outside the penalty's double backward
     ema_halflife_kimg: float = 10.0  # half-life of the generator EMA, thousands of samples
     ema_rampup: float = 0.05  # half-life at most this fraction of the samples seen so far (0: off)
     holdout_fraction: float = 0.1  # events kept out of training for the quick validation

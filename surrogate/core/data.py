@@ -15,6 +15,10 @@ from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
 
+#: Training tensors move to a CUDA device when they take at most this share of its memory.
+DEVICE_MEMORY_SHARE = 0.25
+
+
 def split_holdout(n_events: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted indices of the training and held-out events (a seeded random ``fraction`` held out)."""
     n_holdout = int(round(n_events * fraction))
@@ -39,26 +43,35 @@ def preprocess(preprocessor: torch.nn.Module, events: EventSet, *, chunk_events:
 
 
 class ShardedBatches:
-    """Index batches of ``batch_size`` for one rank, over an endless sequence of seeded epochs."""
+    """Index batches of ``batch_size`` for one rank, over an endless sequence of seeded epochs.
 
-    def __init__(self, n_events: int, batch_size: int, *, seed: int, rank: int = 0, world_size: int = 1):
+    device: where the index tensors live. Each epoch's permutation is drawn once on the host (numpy,
+    so the order is the same on every device) and uploaded once; a batch is then a slice of it, with
+    no host work or upload per batch.
+    """
+
+    def __init__(self, n_events: int, batch_size: int, *, seed: int, rank: int = 0, world_size: int = 1,
+                 device: torch.device | str = "cpu"):
         self.n_events = n_events
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.device = torch.device(device)
         self.shard_size = math.ceil(n_events / world_size)
-        self._shards: dict[int, np.ndarray] = {}
+        self._shards: dict[int, torch.Tensor] = {}
 
-    def _shard(self, epoch: int) -> np.ndarray:
+    def _shard(self, epoch: int) -> torch.Tensor:
         if epoch not in self._shards:
             order = np.random.default_rng([self.seed, epoch]).permutation(self.n_events)
             padded = np.resize(order, self.shard_size * self.world_size)  # repeats the start, as DistributedSampler
-            self._shards = {epoch: padded[self.rank::self.world_size]}
+            shard = torch.from_numpy(np.ascontiguousarray(padded[self.rank::self.world_size]))
+            self._shards = {key: value for key, value in self._shards.items() if key == epoch - 1}
+            self._shards[epoch] = shard.to(self.device)
         return self._shards[epoch]
 
-    def indices(self, batch_number: int) -> np.ndarray:
-        """Event indices of this rank's batch number ``batch_number`` (0, 1, 2, ...)."""
+    def indices(self, batch_number: int) -> torch.Tensor:
+        """Event indices of this rank's batch number ``batch_number`` (0, 1, 2, ...), int64 on ``device``."""
         start = batch_number * self.batch_size
         parts = []
         while start < (batch_number + 1) * self.batch_size:
@@ -66,20 +79,79 @@ class ShardedBatches:
             take = min(self.shard_size - offset, (batch_number + 1) * self.batch_size - start)
             parts.append(self._shard(epoch)[offset:offset + take])
             start += take
-        return np.concatenate(parts)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 class TensorBatches:
-    """Preprocessed training tensors and the sampler that picks this rank's batches from them."""
+    """Preprocessed training tensors and this rank's batches of ``batch_size`` from them (see ShardedBatches).
 
-    def __init__(self, x: torch.Tensor, c: torch.Tensor, sampler: ShardedBatches, device: torch.device):
-        self.device = device
+    On a CUDA device the tensors move to the device when they take at most DEVICE_MEMORY_SHARE of its memory;
+    otherwise they stay in pinned host memory, each batch is gathered there and copied on a side
+    stream while the previous batch is being used (one batch ahead, for consecutive batch numbers).
+    """
+
+    def __init__(self, x: torch.Tensor, c: torch.Tensor, batch_size: int, device: torch.device, *, seed: int,
+                 rank: int = 0, world_size: int = 1):
         self.x, self.c = x, c
-        if device.type == "cuda" and x.numel() * 4 < 0.25 * torch.cuda.get_device_properties(device).total_memory:
-            self.x, self.c = x.to(device), c.to(device)  # small enough: no host-to-device copy per batch
-        self.sampler = sampler
+        self._prefetch = None
+        if device.type == "cuda":
+            memory = torch.cuda.get_device_properties(device).total_memory
+            if (x.numel() + c.numel()) * 4 < DEVICE_MEMORY_SHARE * memory:
+                self.x, self.c = x.to(device), c.to(device)  # small enough: no host-to-device copy per batch
+        self.sampler = ShardedBatches(len(x), batch_size, seed=seed, rank=rank, world_size=world_size,
+                                      device=self.x.device)
+        if self.x.device.type != device.type:
+            self._prefetch = _PinnedPrefetch(self.x, self.c, self.sampler, device)
 
     def batch(self, batch_number: int) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.as_tensor(self.sampler.indices(batch_number), device=self.x.device)
-        return (self.x[index].to(self.device, non_blocking=True),
-                self.c[index].to(self.device, non_blocking=True))
+        """Batch ``batch_number``'s ``(x, c)`` on the training device."""
+        if self._prefetch is not None:
+            return self._prefetch.batch(batch_number)
+        index = self.sampler.indices(batch_number)
+        return self.x[index], self.c[index]
+
+
+class _PinnedPrefetch:
+    """Batches gathered in pinned host memory and copied to a CUDA device on a side stream, one ahead.
+
+    Two pinned buffers alternate: the copy of batch k+1 is queued right after batch k is handed out,
+    and a buffer is refilled only once the copy that last read it has finished (its event).
+    """
+
+    def __init__(self, x: torch.Tensor, c: torch.Tensor, sampler: ShardedBatches, device: torch.device):
+        self.x, self.c = x.pin_memory(), c.pin_memory()
+        self.sampler = sampler
+        self.device = device
+        self.stream = torch.cuda.Stream(device)
+        size = sampler.batch_size
+        self.buffers = [(torch.empty((size, *x.shape[1:]), dtype=x.dtype).pin_memory(),
+                         torch.empty((size, *c.shape[1:]), dtype=c.dtype).pin_memory()) for _ in range(2)]
+        self.copied = [None, None]  # the event after the last copy out of each buffer
+        self.pending: tuple[int, tuple[torch.Tensor, torch.Tensor], torch.cuda.Event] | None = None
+        self.turn = 0
+
+    def _start(self, batch_number: int):
+        buffer_x, buffer_c = self.buffers[self.turn]
+        if self.copied[self.turn] is not None:
+            self.copied[self.turn].synchronize()
+        index = self.sampler.indices(batch_number)
+        torch.index_select(self.x, 0, index, out=buffer_x)
+        torch.index_select(self.c, 0, index, out=buffer_c)
+        with torch.cuda.stream(self.stream):
+            on_device = (buffer_x.to(self.device, non_blocking=True), buffer_c.to(self.device, non_blocking=True))
+            done = torch.cuda.Event()
+            done.record(self.stream)
+        self.copied[self.turn] = done
+        self.turn = 1 - self.turn
+        return batch_number, on_device, done
+
+    def batch(self, batch_number: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pending is None or self.pending[0] != batch_number:
+            self.pending = self._start(batch_number)
+        _, (x, c), done = self.pending
+        current = torch.cuda.current_stream(self.device)
+        current.wait_event(done)
+        x.record_stream(current)  # allocated on the side stream, used on the main one
+        c.record_stream(current)
+        self.pending = self._start(batch_number + 1)
+        return x, c

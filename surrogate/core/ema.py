@@ -33,12 +33,16 @@ class EMA:
 
     @torch.no_grad()
     def update(self, module: torch.nn.Module, batch_samples: int, samples_seen: int) -> None:
-        """Move the average towards ``module``'s current weights after one step of ``batch_samples``."""
+        """Move the average towards ``module``'s current weights after one step of ``batch_samples``.
+
+        One multi-tensor ``_foreach`` call for all parameters and one for all buffers, instead of a
+        kernel launch per tensor (the same arithmetic, element by element, as ``lerp_`` and ``copy_``).
+        """
         beta = self.beta(batch_samples, samples_seen)
-        for average, current in zip(self.module.parameters(), module.parameters()):
-            average.lerp_(current.detach(), 1.0 - beta)
-        for average, current in zip(self.module.buffers(), module.buffers()):
-            average.copy_(current)
+        torch._foreach_lerp_(list(self.module.parameters()), [p.detach() for p in module.parameters()], 1.0 - beta)
+        buffers = list(self.module.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(module.buffers()))
 
     def state_dict(self) -> dict:
         return self.module.state_dict()

@@ -58,8 +58,12 @@ class GANLoss(abc.ABC):
         return torch.zeros((), device=real.device)
 
     def critic_loss(self, critic, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor, *,
-                    penalty: bool = False, generator: torch.Generator | None = None):
-        """The critic's loss on one batch; with ``penalty`` the (unscaled) regulariser is included."""
+                    penalty: bool = False, generator: torch.Generator | None = None, penalty_critic=None):
+        """The critic's loss on one batch; with ``penalty`` the (unscaled) regulariser is included.
+
+        penalty_critic: the same critic for the penalty's double backward when ``critic`` is a compiled
+        version of it (compiled modules cannot be differentiated twice); None: ``critic`` itself.
+        """
         scores = _scores(critic, torch.cat([real, fake.detach()]), torch.cat([c, c]))
         real_scores, fake_scores = scores[: len(real)], scores[len(real):]
         main = self.critic_main(real_scores, fake_scores)
@@ -67,7 +71,7 @@ class GANLoss(abc.ABC):
                  "fake_score": fake_scores.mean().detach()}
         if not penalty:
             return main, stats
-        value = self.penalty(critic, real, fake, c, generator)
+        value = self.penalty(critic if penalty_critic is None else penalty_critic, real, fake, c, generator)
         stats["penalty"] = value.detach()
         return main + value, stats
 

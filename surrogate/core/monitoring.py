@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,51 @@ class TrainingLog:
         self._file.close()
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+class ProgressLines:
+    """Progress for a non-terminal stderr (a log file, a batch job), in place of a tqdm bar: one line
+    every ``every_seconds`` or every ``every_fraction`` of the steps, whichever comes first, e.g.
+    ``train: step 120/600 (20%), 3.1 steps/s, ETA 2m35s, critic -1.23, generator 0.45``.
+    The same calls as the tqdm bar it replaces: ``update``, ``set_postfix``, ``close``."""
+
+    def __init__(self, total: int, initial: int = 0, every_seconds: float = 30.0, every_fraction: float = 0.1):
+        self.total = total
+        self.step = self.start = self.printed = initial
+        self.every_seconds = every_seconds
+        self.every_steps = max(1, math.ceil(total * every_fraction))
+        self.started = self.last = time.perf_counter()
+        self.postfix: dict[str, str] = {}
+
+    def update(self, steps: int = 1) -> None:
+        self.step += steps
+        now = time.perf_counter()
+        if self.step - self.printed >= self.every_steps or now - self.last >= self.every_seconds:
+            self._print(now)
+
+    def set_postfix(self, values: dict[str, str]) -> None:
+        self.postfix = dict(values)
+
+    def close(self) -> None:
+        if self.step != self.printed:
+            self._print(time.perf_counter())
+
+    def _print(self, now: float) -> None:
+        rate = (self.step - self.start) / max(now - self.started, 1e-9)
+        eta = (self.total - self.step) / rate if rate > 0 else math.inf
+        parts = [f"train: step {self.step}/{self.total} ({self.step / self.total:.0%})", f"{rate:.3g} steps/s",
+                 f"ETA {_duration(eta)}"] + [f"{key} {value}" for key, value in self.postfix.items()]
+        print(", ".join(parts), file=sys.stderr, flush=True)
+        self.printed, self.last = self.step, now
+
+
+def _duration(seconds: float) -> str:
+    """``2h05m``, ``2m35s`` or ``12s``."""
+    if not math.isfinite(seconds):
+        return "unknown"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def _rows_up_to(path: Path, step: int) -> list[dict[str, str]]:

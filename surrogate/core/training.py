@@ -9,10 +9,13 @@ loop on its shard; only rank 0 prints and writes.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +27,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from surrogate import __version__
 from surrogate.core import checkpoint, distributed, resume_guard
+from surrogate.core.benchmark import fp32_arithmetic
 from surrogate.core.config import TrainConfig, from_dict, resolve, to_dict
-from surrogate.core.data import ShardedBatches, TensorBatches, preprocess, split_holdout
+from surrogate.core.data import TensorBatches, preprocess, split_holdout
 from surrogate.core.domain import Domain, domain_for_file, read_options
 from surrogate.core.ema import EMA
 from surrogate.core.losses import make_loss
 from surrogate.core.model import autocast
-from surrogate.core.monitoring import QuickValidation, TrainingLog
+from surrogate.core.monitoring import ProgressLines, QuickValidation, TrainingLog
 from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,7 @@ log = logging.getLogger(__name__)
 CALIBRATION_EVENTS = 3000
 
 #: Config keys a resumed run may change: they do not alter what is computed, only how long and where.
-RESUMABLE_CHANGES = ("steps", "device", "validate_every", "checkpoint_every", "log_every")
+RESUMABLE_CHANGES = ("steps", "device", "validate_every", "checkpoint_every", "log_every", "tf32", "compile")
 
 
 @dataclass
@@ -79,10 +83,28 @@ def _step_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0])
 
 
-def _optimizer(parameters, kind: str, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+def _optimizer(parameters, kind: str, lr: float, betas: tuple[float, float],
+               device: torch.device) -> torch.optim.Optimizer:
     if kind == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=lr)
-    return torch.optim.Adam(parameters, lr=lr, betas=betas)
+    # CUDA: one fused kernel for the whole update instead of several multi-tensor launches
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=device.type == "cuda" or None)
+
+
+@contextlib.contextmanager
+def _cuda_math(device: torch.device, tf32: bool):
+    """On CUDA: TF32 tensor cores for fp32 matmuls and convolutions (or strict fp32) and cuDNN's
+    autotuner while training; the previous settings come back afterwards. Nothing on other devices."""
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = tf32
+    try:
+        with fp32_arithmetic("tf32" if tf32 else "fp32"):
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
 
 
 class _Trainer:
@@ -104,7 +126,7 @@ class _Trainer:
         self.calibration_events = train_events.subset(np.arange(min(len(train_events), CALIBRATION_EVENTS)))
         self._build_networks(train_events, saved_state)
         self._build_optimizers()
-        self.step, self.best_score = 0, math.inf
+        self.step, self.best_score, self.seconds_before = 0, math.inf, 0.0
         if saved_state:
             self._restore(saved_state)
         self.validation = None
@@ -120,6 +142,11 @@ class _Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.generator_ddp = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
             self.critic_ddp = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
+        # --compile: every network pass except the penalty's, which needs a double backward that
+        # compiled modules do not support; the eager modules stay the reference.
+        compiled = functools.partial(torch.compile, dynamic=False) if config.compile else (lambda module: module)
+        self.fast_generator, self.fast_generator_ddp = compiled(self.generator), compiled(self.generator_ddp)
+        self.fast_critic, self.fast_critic_ddp = compiled(self.critic), compiled(self.critic_ddp)
 
     def _read_data(self):
         """The training events and the held-out ones (at most ``validation_events``)."""
@@ -149,9 +176,8 @@ class _Trainer:
         self.generator = generator.to(self.device)
         self.critic = critic.to(self.device)
         x, c = preprocess(self.preprocessor, train_events, device=self.device)
-        sampler = ShardedBatches(len(x), config.batch_size // self.context.world_size, seed=config.seed,
-                                 rank=self.context.rank, world_size=self.context.world_size)
-        self.batches = TensorBatches(x, c, sampler, self.device)
+        self.batches = TensorBatches(x, c, config.batch_size // self.context.world_size, self.device,
+                                     seed=config.seed, rank=self.context.rank, world_size=self.context.world_size)
 
     def _build_optimizers(self) -> None:
         """Loss, optimisers (the critic's rescaled for lazy regularisation) and the EMA generator."""
@@ -160,9 +186,9 @@ class _Trainer:
         interval = self.loss.penalty_interval
         ratio = interval / (interval + 1) if interval > 1 else 1.0
         self.optimizer_generator = _optimizer(self.generator.parameters(), optim.optimizer, optim.lr_generator,
-                                              optim.betas)
+                                              optim.betas, self.device)
         self.optimizer_critic = _optimizer(self.critic.parameters(), optim.optimizer, optim.lr_critic * ratio,
-                                           tuple(beta ** ratio for beta in optim.betas))
+                                           tuple(beta ** ratio for beta in optim.betas), self.device)
         self.ema = EMA(self.generator, config.ema_halflife_kimg * 1000, config.ema_rampup)
 
     # -- run directory -------------------------------------------------------------------------
@@ -203,6 +229,7 @@ class _Trainer:
         self.optimizer_critic.load_state_dict(state["optimizer_critic"])
         self.step = int(state["step"])
         self.best_score = float(state["best_score"])
+        self.seconds_before = float(state.get("seconds", 0.0))  # older states lack it
         checkpoint.set_global_rng_state(state["global_rng"])
 
     # -- the loop ------------------------------------------------------------------------------
@@ -211,40 +238,44 @@ class _Trainer:
         config, context = self.config, self.context
         start_step, started = self.step, time.perf_counter()
         logbook = self._open_log(start_step) if context.is_main else None
-        bar = self._progress_bar(start_step)
+        progress = self._progress(start_step)
         rng = torch.Generator(device=self.device)
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}  # per name: lazy penalties come only every few steps
+        self._reset_stats()
+        interval_start = (self.step, started)  # log rows report the rate since the previous row
         validation = None
         try:
-            while self.step < config.steps:
-                rng.manual_seed(_step_seed(config.seed, context.rank, self.step))
-                for key, value in self._train_step(rng).items():
-                    sums[key] = sums.get(key, 0.0) + value
-                    counts[key] = counts.get(key, 0) + 1
-                self.step += 1
-                bar.update(1)
-                final = self.step == config.steps
-                validate = self._due(config.validate_every) or final
-                if context.is_main and (validate or self.step % config.log_every == 0):
-                    values = {key: total / counts[key] for key, total in sums.items()}
-                    sums, counts = {}, {}
-                    if validate:
-                        self._fit_output_calibration()
-                    if validate and self.validation is not None:
-                        validation = self.validation(self.ema.module, self.preprocessor, self.device, config.precision)
-                        values.update(validation)
-                        if validation["score"] < self.best_score:
-                            self.best_score = validation["score"]
-                            checkpoint.save(self._export(validation), self.run_dir / checkpoint.EXPORT_FILES["best"])
-                    kimg = self.step * config.batch_size / 1000
-                    logbook.write(self.step, kimg, time.perf_counter() - started, values)
-                    bar.set_postfix({key: f"{values[key]:.3g}" for key in ("critic", "generator", "score")
-                                     if key in values})
-                if self._due(config.checkpoint_every) or final:
-                    self._save(validation)
+            with _cuda_math(self.device, config.tf32):
+                while self.step < config.steps:
+                    rng.manual_seed(_step_seed(config.seed, context.rank, self.step))
+                    self._accumulate(self._train_step(rng))
+                    self.step += 1
+                    progress.update(1)
+                    final = self.step == config.steps
+                    validate = self._due(config.validate_every) or final
+                    save = self._due(config.checkpoint_every) or final
+                    if validate or self._due(config.log_every):
+                        values = self._read_stats()
+                        self._reset_stats()
+                        now = time.perf_counter()
+                        values.update(self._rates(self.step - interval_start[0], now - interval_start[1]))
+                        if context.is_main:
+                            if validate:
+                                self._fit_output_calibration()
+                            if validate and self.validation is not None:
+                                validation = self._validate()
+                                values.update(validation)
+                            kimg = self.step * config.batch_size / 1000
+                            logbook.write(self.step, kimg, self.seconds_before + now - started, values)
+                            progress.set_postfix({key: f"{values[key]:.3g}" for key in ("critic", "generator", "score")
+                                                  if key in values})
+                    elif save:
+                        self._read_stats()  # a checkpoint never holds a step with a non-finite loss
+                    if save:
+                        self._save(validation, self.seconds_before + time.perf_counter() - started)
+                    if save or validate or self._due(config.log_every):
+                        interval_start = (self.step, time.perf_counter())  # rates leave out this upkeep
         finally:
-            bar.close()
+            progress.close()
             if logbook is not None:
                 logbook.close()
         if context.is_main and self.step == start_step:
@@ -254,8 +285,24 @@ class _Trainer:
     def _due(self, every: int) -> bool:
         return every > 0 and self.step % every == 0
 
-    def _train_step(self, rng: torch.Generator) -> dict[str, float]:
-        """``critic_steps`` critic updates (with the lazy penalty when due), one generator update."""
+    def _validate(self) -> dict[str, float]:
+        """Quick validation of the EMA generator; a new best score also writes the best export."""
+        validation = self.validation(self.ema.module, self.preprocessor, self.device, self.config.precision)
+        if validation["score"] < self.best_score:
+            self.best_score = validation["score"]
+            checkpoint.save(self._export(validation), self.run_dir / checkpoint.EXPORT_FILES["best"])
+        return validation
+
+    def _rates(self, steps: int, seconds: float) -> dict[str, float]:
+        """Speed since the previous log row and, on CUDA, the peak memory allocated so far."""
+        rates = {"seconds_per_step": seconds / steps, "samples_per_second": steps * self.config.batch_size / seconds}
+        if self.device.type == "cuda":
+            rates["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
+        return rates
+
+    def _train_step(self, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """``critic_steps`` critic updates (with the lazy penalty when due), one generator update; returns
+        the step's statistics as detached scalar tensors, still on the device."""
         config, loss = self.config, self.loss
         interval = loss.penalty_interval
         stats: dict[str, torch.Tensor] = {}
@@ -264,10 +311,10 @@ class _Trainer:
             number = self.step * config.optim.critic_steps + inner
             real, c = self.batches.batch(number)
             with torch.no_grad(), autocast(self.device, precision):
-                fake = self.generator(self._noise(len(real), rng), c)
+                fake = self.fast_generator(self._noise(len(real), rng), c)
             with autocast(self.device, precision):
-                value, critic_stats = loss.critic_loss(self.critic_ddp, real, fake, c, penalty=interval == 1,
-                                                       generator=rng)
+                value, critic_stats = loss.critic_loss(self.fast_critic_ddp, real, fake, c, penalty=interval == 1,
+                                                       generator=rng, penalty_critic=self.critic_ddp)
             self._apply(self.optimizer_critic, value)
             loss.after_critic_step(self.critic)
             stats.update(critic_stats)
@@ -277,13 +324,13 @@ class _Trainer:
                 stats.update(penalty_stats)
         self.critic.requires_grad_(False)
         with autocast(self.device, precision):
-            fake = self.generator_ddp(self._noise(len(c), rng), c)
-            value, generator_stats = loss.generator_loss(self.critic, fake, c)
+            fake = self.fast_generator_ddp(self._noise(len(c), rng), c)
+            value, generator_stats = loss.generator_loss(self.fast_critic, fake, c)
         self._apply(self.optimizer_generator, value)
         self.critic.requires_grad_(True)
         stats.update(generator_stats)
         self.ema.update(self.generator, self.config.batch_size, (self.step + 1) * self.config.batch_size)
-        return self._checked(stats)
+        return stats
 
     def _fit_output_calibration(self) -> None:
         """Refit the preprocessor's output calibration, for domains whose preprocessor has one, to the
@@ -310,16 +357,34 @@ class _Trainer:
         value.backward()
         optimizer.step()
 
-    def _checked(self, stats: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Stats averaged over ranks as floats; a NaN or inf anywhere stops every rank."""
-        names = sorted(stats)
-        values = distributed.mean_over_ranks(torch.stack([stats[name].float() for name in names]), self.context)
-        values = values.tolist()
+    # -- statistics: summed on the device, read once per log row or checkpoint ---------------------
+
+    def _reset_stats(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}  # per name: lazy penalties come only every few steps
+        self._stats_since = self.step
+
+    def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:
+        """Add one step's stats to the running sums without waiting for the device."""
+        for name, value in stats.items():
+            if name in self._sums:
+                self._sums[name] += value
+            else:
+                self._sums[name] = value.double()
+            self._counts[name] = self._counts.get(name, 0) + 1
+
+    def _read_stats(self) -> dict[str, float]:
+        """Mean of each stat since the last reset, averaged over ranks (the loop's one wait for the
+        device); a NaN or inf stops every rank, before anything of these steps is written."""
+        names = sorted(self._sums)
+        means = torch.stack([self._sums[name] / self._counts[name] for name in names])
+        values = distributed.mean_over_ranks(means, self.context).tolist()
         for name, value in zip(names, values):
             if not math.isfinite(value):
                 saved = self.run_dir / checkpoint.TRAINING_STATE_FILE
                 where = f"the last good checkpoint is {saved}" if saved.exists() else "no checkpoint was written yet"
-                raise NonFiniteLoss(f"training stopped at step {self.step + 1}: {name} is {value}; {where} "
+                raise NonFiniteLoss(f"training stopped at step {self.step}: {name} is {value} (mean over steps "
+                                    f"{self._stats_since + 1}-{self.step}); {where} "
                                     "(try a lower learning rate or --precision fp32)")
         return dict(zip(names, values))
 
@@ -329,26 +394,33 @@ class _Trainer:
         columns = ["critic", "real_score", "fake_score", "generator"]
         if self.loss.penalty_interval:
             columns.append("penalty")
+        columns += ["seconds_per_step", "samples_per_second"]
+        if self.device.type == "cuda":
+            columns.append("peak_memory_gib")
         if self.validation is not None:
             columns += ["score"] + [f"w1/{name}" for name in self.validation.names]
         return TrainingLog(self.run_dir / checkpoint.LOG_FILE, columns, start_step if start_step else None,
                            self.run_dir / "tensorboard")
 
-    def _progress_bar(self, start_step: int):
+    def _progress(self, start_step: int):
+        """A tqdm bar on a terminal; otherwise (a log file, a batch job) a line now and then."""
         from tqdm import tqdm
 
         show = self.context.is_main and self.progress
+        if show and not sys.stderr.isatty():
+            return ProgressLines(self.config.steps, start_step)
         return tqdm(total=self.config.steps, initial=start_step, unit="step", dynamic_ncols=True,
-                    disable=None if show else True, desc="train")
+                    disable=not show, desc="train")
 
-    def _save(self, validation: dict[str, float] | None) -> None:
-        """Training state and the latest export (rank 0 only); ``validation``: the latest quick validation."""
+    def _save(self, validation: dict[str, float] | None, seconds: float) -> None:
+        """Training state and the latest export (rank 0 only); ``validation``: the latest quick validation,
+        ``seconds``: training time so far, resumed runs included (log.csv's seconds go on from it)."""
         if not self.context.is_main:
             return
         state = {
             "kind": checkpoint.TRAINING_STATE_KIND, "format_version": checkpoint.FORMAT_VERSION,
             "step": self.step, "samples": self.step * self.config.batch_size, "best_score": self.best_score,
-            "world_size": self.context.world_size,
+            "seconds": seconds, "world_size": self.context.world_size,
             "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
             "ema": self.ema.state_dict(), "preprocessor": self.preprocessor.state_dict(),
             "optimizer_generator": self.optimizer_generator.state_dict(),

@@ -203,11 +203,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def ship(result: dict[str, Any], model: Path, argv: list[str]) -> Path:
+def ship(result: dict[str, Any], model: Path, argv: list[str], trained_by: str | None = None) -> Path:
     """Copy the validated export (``model``: a run directory or export file) into the package as the
     shipped model named after the dataset, with its card: the data recipe, the training configuration
-    (``surrogate train --config`` reproduces it from the card alone), the command that validated it, and
-    the fidelity just measured."""
+    (``surrogate train --config`` reproduces it from the card alone), the commands that trained and
+    validated it, and the fidelity just measured."""
     from surrogate import pretrained
     from surrogate.core import checkpoint
     from surrogate.core.model import export_path
@@ -223,6 +223,7 @@ def ship(result: dict[str, Any], model: Path, argv: list[str]) -> Path:
         "energy_range_gev": recipe["energy_range_gev"], "condition_names": export["condition_names"],
         "data": recipe, "step": export["step"], "samples": export["samples"],
         "command": "python benchmarks/fidelity.py " + " ".join(argv),
+        "trained_by": trained_by or "python benchmarks/fidelity.py " + " ".join(argv),
         "config": export["config"],
         "fidelity": {key: result[key] for key in (
             "median_ratio", "worst_ratio", "worst", "classifier_auc", "ratios", "reference_seed", "n_reference",
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="simulator processes")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--seed", type=int, default=1, help="seed of generation and validation")
+    parser.add_argument("--trained-by", help="with --ship --model: the command that trained the model (for its card)")
     parser.add_argument("--ship", action="store_true",
                         help="store the validated model (trained here, or --model RUN) in the package as the "
                              "shipped model of --dataset, with its card")
@@ -283,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown_row(result))
     print(f"wrote {path}")
     if args.ship:
-        print(f"shipped as {ship(result, Path(args.model) if args.model else args.out / 'run', argv)}")
+        model = Path(args.model) if args.model else args.out / "run"
+        print(f"shipped as {ship(result, model, argv, args.trained_by)}")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_the_simulator_runs_at_the_training_energies_or_at_conditions(ds2_run, t
     assert low[0] <= timed[0] < timed[1] <= high[0]
     table = tmp_path / "energies.txt"
     table.write_text("1500\n")
-    assert run_cli(capsys, *args, "--conditions", table)[0] == 0
+    assert run_cli(capsys, *args, "--conditions", table, "--overwrite")[0] == 0
     simulator = json.loads(out.read_text())["simulator"]
     assert simulator["conditions"]["incident_energy_mev"] == [1500.0, 1500.0]
     assert simulator["conditions_from"] == "--conditions"

@@ -13,11 +13,11 @@ from shower_samples import run_cli
 
 SHIPPED = pretrained.names()
 CARD_KEYS = {"domain", "geometry", "particle", "energy_range_gev", "condition_names", "data", "step", "samples",
-             "command", "config", "fidelity"}
+             "command", "trained_by", "config", "fidelity"}
 
 
 def test_the_promised_models_are_shipped():
-    assert "ds2-electron" in SHIPPED
+    assert {"ds2-electron", "calogan-photon"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -28,6 +28,7 @@ def test_shipped_model_loads_by_name_and_its_card_describes_it(name):
     assert model.metadata["step"] == card["step"] > 0
     assert list(model.condition_names) == card["condition_names"] == ["incident_energy_mev"]
     assert card["command"].startswith("python benchmarks/fidelity.py")
+    assert card["trained_by"].startswith("python benchmarks/fidelity.py") and "--budget" in card["trained_by"]
     fidelity = card["fidelity"]
     assert fidelity["n_reference"] >= 2000 and 0.5 <= fidelity["classifier_auc"] <= 1
     assert fidelity["worst_ratio"] == max(fidelity["ratios"].values())

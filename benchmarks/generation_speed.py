@@ -54,7 +54,7 @@ def markdown_table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="run directory made by `surrogate train`")
+    parser.add_argument("run_dir", type=Path, help="run directory made by `surrogate train`, or a shipped model's name")
     parser.add_argument("--out-dir", type=Path, default=Path("generation_speed"), help="where JSON and table go")
     parser.add_argument("--batch-sizes", default="1,100,10000", help="comma-separated events per generator call")
     parser.add_argument("--devices", default=None, help="comma-separated devices (default: cpu and every GPU)")

@@ -32,6 +32,8 @@ def test_dry_run_runs_every_stage_and_writes_json_and_tables(tmp_path):
     tests = stages["cuda_tests"]["result"]
     assert tests["tests"] > 0 and tests["failed"] == []
     assert stages["generation"]["result"]["results"]["surrogate"][0]["events_per_second"] > 0
+    shipped = stages["generation_shipped"]["result"]["results"]
+    assert shipped["surrogate"][0]["events_per_second"] > 0 and "ds2-electron" in shipped["run_dir"]
     (row,) = stages["training"]["result"]["results"]["rows"]
     assert row["ratio"] == pytest.approx(row["plain_seconds_per_step"] / row["library_seconds_per_step"])
     nbody = stages["nbody"]["result"]

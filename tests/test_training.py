@@ -232,3 +232,13 @@ def test_unknown_conditioning_is_refused_before_training():
     for model in (ModelConfig(critic_conditioning="film"), ModelConfig(generator_conditioning="projection")):
         with pytest.raises(SurrogateError, match="conditioning"):
             resolve(TrainConfig(model=model))
+
+
+def test_config_json_names_the_architecture_auto_chose_and_a_resume_may_still_say_auto(tmp_path):
+    data = write_tiny_file(tmp_path / "tiny.h5", n_events=200)
+    model = ModelConfig(arch="auto", latent_dim=8, generator_width=16, critic_width=16, depth=2)
+    with one_torch_thread():
+        train(tiny_config(data, steps=4, model=model), tmp_path / "run", progress=False)
+        assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["arch"] == "dense"
+        result = train(tiny_config(data, steps=6, model=model), tmp_path / "run", resume=True, progress=False)
+    assert result.step == 6

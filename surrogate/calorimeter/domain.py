@@ -102,6 +102,11 @@ class CalorimeterDomain(Domain):
 
         return build_model(self.geometry_of(layout), config, train_events)
 
+    def resolve_architecture(self, layout: dict[str, Any], arch: str) -> str:
+        from surrogate.calorimeter.models import choose_architecture
+
+        return choose_architecture(self.geometry_of(layout), arch)
+
     def training_summaries(self, events: EventSet) -> dict[str, Any]:
         from surrogate.calorimeter.models import training_summaries
 

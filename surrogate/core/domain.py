@@ -272,6 +272,11 @@ class Domain(abc.ABC):
         """
         raise SurrogateError(f"the {self.name} domain defines no models, so it cannot be trained")
 
+    def resolve_architecture(self, layout: dict[str, Any], arch: str) -> str:
+        """The architecture ``build_model`` builds for ``arch`` (which may be "auto") on data in ``layout``,
+        so that a run's config.json names it; by default ``arch`` as given."""
+        return arch
+
     def training_summaries(self, events: EventSet) -> dict[str, np.ndarray]:
         """A few cheap per-event quantities (name -> (N,) float64) tracked during training.
 

@@ -123,6 +123,8 @@ class _Trainer:
             raise SurrogateError(f"batch size {config.batch_size} is not divisible by {context.world_size} processes")
         self.domain = domain or domain_for_file(config.data)
         train_events, holdout = self._read_data()
+        arch = self.domain.resolve_architecture(self.layout, config.model.arch)  # config.json names the one used
+        self.config = config = dataclasses.replace(config, model=dataclasses.replace(config.model, arch=arch))
         self.calibration_events = train_events.subset(np.arange(min(len(train_events), CALIBRATION_EVENTS)))
         self._build_networks(train_events, saved_state)
         self._build_optimizers()
@@ -213,6 +215,9 @@ class _Trainer:
         """The saved config, with only :data:`RESUMABLE_CHANGES` taken from the request."""
         path = self.run_dir / checkpoint.CONFIG_FILE
         saved = resolve(from_dict(TrainConfig, checkpoint.read_json(path), path))
+        if requested.model.arch == "auto":  # the saved config names the architecture "auto" chose
+            requested = dataclasses.replace(requested, model=dataclasses.replace(requested.model,
+                                                                                 arch=saved.model.arch))
         comparable = dataclasses.replace(requested, data=requested.data or saved.data,
                                          **{key: getattr(saved, key) for key in RESUMABLE_CHANGES})
         differing = _first_difference(to_dict(comparable), to_dict(saved))

@@ -98,6 +98,9 @@ class CosmologyDomain(Domain):
 
         return build_model(layout, config, train_events)
 
+    def resolve_architecture(self, layout: dict[str, Any], arch: str) -> str:
+        return "dcgan" if arch == "auto" else arch
+
     def reference_simulator(self, layout: dict[str, Any]):
         from surrogate.cosmology.simulation import reference_simulator
 

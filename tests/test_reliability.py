@@ -346,7 +346,10 @@ def test_validate_of_small_maps_skips_empty_power_bands(tmp_path, capsys):
                            "--no-classifier", "--resamples", "2")
     assert code == 0, err
     observables = json.loads((tmp_path / "v" / "metrics.json").read_text())["observables"]
-    assert "log10_power_low_mpc2_h2" not in observables and "log10_power_high_mpc2_h2" in observables
+    # 8 pixels: the low band reaches 1.5 fundamental modes and holds the fundamental; the mid band,
+    # 1.5-2 fundamentals, holds no mode and is skipped instead of failing as non-finite
+    assert "log10_power_mid_mpc2_h2" not in observables
+    assert {"log10_power_low_mpc2_h2", "log10_power_high_mpc2_h2"} <= set(observables)
 
 
 # -- bounded memory -------------------------------------------------------------------------------------------

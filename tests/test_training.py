@@ -42,7 +42,7 @@ def test_a_short_run_lowers_the_validation_w1(data_file, tmp_path):
     scores = validation_scores(tmp_path / "run")
     assert [step for step, _ in scores] == list(range(50, 401, 50))
     first, best = scores[0][1], min(score for _, score in scores)
-    assert best < 0.6 * first
+    assert best < 0.7 * first  # the score includes shape summaries (radial width, cell energies) learnt slower
     assert result.validation["score"] == pytest.approx(scores[-1][1], rel=1e-4)
     exported = load(tmp_path / "run")  # the best export carries the best score
     assert exported.metadata["validation"]["score"] == pytest.approx(best, rel=1e-4)

@@ -367,3 +367,23 @@ def test_planning_a_simulation_takes_the_same_memory_for_1e6_and_1e8_events():
     growth_kib = [int(subprocess.run([sys.executable, "-c", script, str(events)], env=ENV, capture_output=True,
                                      text=True, check=True).stdout) for events in (10**6, 10**8)]
     assert growth_kib[1] < growth_kib[0] + 2048, growth_kib  # a list of 781,250 blocks would take ~100 MiB
+
+
+@pytest.mark.slow
+def test_generating_ten_times_more_events_takes_the_same_memory(run_dir, tmp_path):
+    """generate streams: 2e4 and 2e5 showers (of 36 cells) peak at the same memory, a few batches."""
+    script = textwrap.dedent("""
+        import resource, sys
+        from surrogate.cli import main
+        try:
+            main(["generate", sys.argv[1], "--energy", "2", "--events", sys.argv[2], "--batch-size", "2000",
+                  "--out", sys.argv[3], "--device", "cpu"])
+        except SystemExit as exit_:
+            assert not exit_.code, exit_.code
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    peak_kib = [int(subprocess.run([sys.executable, "-c", script, str(run_dir), str(events),
+                                    str(tmp_path / f"{events}.h5")], env=ENV, capture_output=True, text=True,
+                                   check=True).stdout.split()[-1]) for events in (20_000, 200_000)]
+    assert (tmp_path / "200000.h5").stat().st_size > (tmp_path / "20000.h5").stat().st_size
+    assert peak_kib[1] < peak_kib[0] + 8 * 1024, peak_kib  # holding all 2e5 showers would add ~28 MiB

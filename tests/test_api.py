@@ -28,7 +28,7 @@ def test_train_takes_keywords_and_sections_and_the_log_is_a_frame(tmp_path):
                                  model={"latent_dim": 4, "generator_width": 16, "critic_width": 16, "depth": 1})
     assert result.step == 10
     config = surrogate.load(tmp_path / "run").config
-    assert (config.loss.name, config.model.latent_dim, config.model.arch) == ("r1", 4, "auto")  # other keys kept
+    assert (config.loss.name, config.model.latent_dim, config.model.arch) == ("r1", 4, "dense")  # auto resolved
     log = surrogate.read_log(tmp_path / "run")
     assert isinstance(log, pandas.DataFrame) and list(log["step"]) == [5, 10]
     assert log["score"].notna().all()

@@ -86,11 +86,13 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
         simulate_file(training_file, plan, plan.train_events, plan.seed, workers)
         simulate_file(reference_file, plan, plan.reference_events, plan.seed + 1, workers)
 
+    reference_conditions = {}  # per model, in its condition names; the benchmark times the same energies
+
     def generate():
         for which, source in models.items():
             model = load(source)
-            conditions = read_conditions(reference_file, model.condition_names)
-            generate_to_file(model, conditions, out_dir / f"generated-{which}.h5", seed=plan.seed)
+            reference_conditions[which] = read_conditions(reference_file, model.condition_names)
+            generate_to_file(model, reference_conditions[which], out_dir / f"generated-{which}.h5", seed=plan.seed)
 
     def validate_both():
         return {which: validate(reference_file, out_dir / f"generated-{which}.h5", out_dir / f"report-{which}",
@@ -103,8 +105,7 @@ def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, wo
     bench_plan = BenchmarkPlan(batch_sizes=plan.batch_sizes, simulator_events=plan.simulator_events, repeats=3)
     benchmark = step(f"benchmark the shipped {plan.shipped_model} against the simulator",
                      lambda: run_benchmark(plan.shipped_model, out_dir / "benchmark.json", device="cpu",
-                                           plan=bench_plan, conditions=read_conditions(
-                                               reference_file, load(plan.shipped_model).condition_names)))
+                                           plan=bench_plan, conditions=reference_conditions["shipped"]))
     return {"metrics": metrics, "benchmark": benchmark, "seconds": timings, "out_dir": out_dir,
             "shipped_model": plan.shipped_model, "steps": plan.steps}
 

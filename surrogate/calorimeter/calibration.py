@@ -195,18 +195,18 @@ def calibration_rings(geometry, cartesian_rings: int = 4) -> torch.Tensor:
     """The calibration group of each event entry: one per radial ring of each layer (the radial bins of
     a polar layer; ``cartesian_rings`` bands of equal cell count in distance from the axis for a
     rectangular one), numbered 0, 1, ... across layers; -1 for overflow entries."""
+    from surrogate.calorimeter.geometry import PolarLayer
+    from surrogate.calorimeter.observables import layer_cells
+
     rings = np.full(geometry.n_values, -1, dtype=np.int64)
     next_ring = 0
-    for layer, cells in zip(geometry.layers, geometry.layer_slices()):
-        if not layer.size:
-            continue
-        if hasattr(layer, "n_alpha"):
-            local = np.arange(layer.size) % layer.shape[1]  # radius fastest
+    for layer in layer_cells(geometry):
+        if isinstance(layer.layer, PolarLayer):
+            local = np.arange(layer.layer.size) % layer.layer.shape[1]  # radius fastest
         else:
-            r_mm = layer.cell_centers()["r_mm"]
-            edges = np.quantile(r_mm, np.linspace(0, 1, cartesian_rings + 1)[1:-1])
-            local = np.searchsorted(edges, r_mm, side="right")
+            edges = np.quantile(layer.r_mm, np.linspace(0, 1, cartesian_rings + 1)[1:-1])
+            local = np.searchsorted(edges, layer.r_mm, side="right")
         _, local = np.unique(local, return_inverse=True)
-        rings[cells] = next_ring + local
+        rings[layer.cells] = next_ring + local
         next_ring += int(local.max()) + 1
     return torch.as_tensor(rings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.calorimeter.geometry import CartesianLayer, Geometry, PolarLayer
+from surrogate.calorimeter.observables import layer_cells
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
@@ -99,25 +100,28 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
 def shower_features(geometry: Geometry, preprocessor, events: EventSet | None, max_events: int = 4000):
     """The critic's :class:`~surrogate.calorimeter.networks.ShowerFeatures` for ``geometry``, standardised
     on up to ``max_events`` training showers (left unfitted without them: a checkpoint fills it)."""
-    import torch
-
     from surrogate.calorimeter.networks import ShowerFeatures
 
     coordinates = {name: np.zeros(geometry.n_values) for name in ("x_mm", "y_mm", "r_mm")}
     is_cell = np.zeros(geometry.n_values)
-    for layer, cells in zip(geometry.layers, geometry.layer_slices()):
-        if layer.size:
-            centers = layer.cell_centers()
-            for name, values in coordinates.items():
-                values[cells] = centers[name]
-            is_cell[cells] = 1.0
+    for layer in layer_cells(geometry):
+        for name, values in coordinates.items():
+            values[layer.cells] = getattr(layer, name)
+        is_cell[layer.cells] = 1.0
     features = ShowerFeatures(preprocessor, coordinates["x_mm"], coordinates["y_mm"], coordinates["r_mm"], is_cell)
     if events is not None:
-        rows = slice(0, min(len(events), max_events))
-        energies = torch.as_tensor(np.asarray(events.events[rows], dtype=np.float64)).reshape(-1, geometry.n_values)
-        x, _ = preprocessor(energies, torch.as_tensor(np.asarray(events.conditions[rows], dtype=np.float64)))
-        features.fit(x.float())
+        energies, conditions = _first_events(geometry, events, max_events)
+        features.fit(preprocessor(energies, conditions)[0].float())
     return features
+
+
+def _first_events(geometry: Geometry, events: EventSet, max_events: int):
+    """The first ``max_events`` showers (N, n_values) and their conditions (N, C), as float64 tensors."""
+    import torch
+
+    rows = slice(0, min(len(events), max_events))
+    energies = torch.as_tensor(np.asarray(events.events[rows], dtype=np.float64)).reshape(-1, geometry.n_values)
+    return energies, torch.as_tensor(np.asarray(events.conditions[rows], dtype=np.float64))
 
 
 def cell_noise_profile(geometry: Geometry, preprocessor, events: EventSet, max_events: int = 4000) -> torch.Tensor:
@@ -129,12 +133,8 @@ def cell_noise_profile(geometry: Geometry, preprocessor, events: EventSet, max_e
     spread. Divided by the feature's standard deviation, it is the noise scale that gives each cell's
     logit the independent variation of real showers (model option ``noise_profile=1``).
     """
-    import torch
-
-    rows = slice(0, min(len(events), max_events))
-    energies = torch.as_tensor(np.asarray(events.events[rows], dtype=np.float64)).reshape(-1, geometry.n_values)
-    incident = torch.as_tensor(np.asarray(events.conditions[rows, 0], dtype=np.float64))
-    logs = preprocessor.raw_features(energies, incident)[:, 1 + preprocessor.n_groups:]
+    energies, conditions = _first_events(geometry, events, max_events)
+    logs = preprocessor.raw_features(energies, conditions[:, 0])[:, 1 + preprocessor.n_groups:]
     spread = logs.std(dim=0)
     for layer, cells in zip(geometry.layers, geometry.layer_slices()):
         if isinstance(layer, PolarLayer) and layer.size and layer.n_alpha > 1:
@@ -170,7 +170,7 @@ def training_summaries(geometry: Geometry, events: EventSet) -> dict[str, np.nda
     depth = layer_mev @ np.arange(len(geometry.layers), dtype=np.float64)
     out["mean_layer_index"] = np.divide(depth, cell_total, out=np.zeros_like(depth), where=cell_total > 0)
     cells = energies[:, :geometry.n_cells]
-    r_mm = np.concatenate([np.asarray(layer.cell_centers()["r_mm"]) for layer in geometry.layers if layer.size])
+    r_mm = np.concatenate([layer.r_mm for layer in layer_cells(geometry)])
     r_mean = _weighted_mean(cells, r_mm, cell_total)
     r_square = _weighted_mean(cells, r_mm ** 2, cell_total)
     out["radial_width_mm"] = np.sqrt(np.clip(r_square - r_mean ** 2, 0, None))

@@ -1,36 +1,29 @@
 """What a resumed run must find unchanged: the training data file, and a step target not behind it.
 
-At the start of a run the data file's size, modification time and a hash of its first and last
-:data:`CHUNK_BYTES` go to ``data_fingerprint.json`` in the run directory; ``--resume`` refuses when
-any of them differs, so a run never continues silently on a replaced file (another particle, other
-events). Hashing only the two ends keeps this instant for files of any size.
+At the start of a run the data file's size, modification time and content fingerprint (the hash of
+1 MiB at its start, middle and end, :func:`surrogate.core.provenance.fingerprint`) go to
+``data_fingerprint.json`` in the run directory; ``--resume`` refuses when any of them differs, so a run
+never continues silently on a replaced file (another particle, other events). Hashing samples keeps
+this instant for files of any size.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-from surrogate.core import checkpoint
+from surrogate.core import checkpoint, provenance
 from surrogate.errors import SurrogateError
 
-CHUNK_BYTES = 1 << 20
-
-
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
-    """Path, size, modification time (ns) and SHA-256 of the first and last chunk of ``path``."""
+    """Path, size, modification time (ns) and content fingerprint of ``path``."""
     path = Path(path).resolve()
     try:
         stat = path.stat()
-        with open(path, "rb") as handle:
-            head = hashlib.sha256(handle.read(CHUNK_BYTES)).hexdigest()
-            handle.seek(max(0, stat.st_size - CHUNK_BYTES))
-            tail = hashlib.sha256(handle.read(CHUNK_BYTES)).hexdigest()
+        content = provenance.fingerprint(path)
     except OSError as error:
         raise SurrogateError(f"cannot read ({error.strerror})", path) from None
-    return {"path": str(path), "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "sha256_first_chunk": head, "sha256_last_chunk": tail}
+    return {"path": str(path), "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256_sampled": content}
 
 
 def record(run_dir: Path, data: str | os.PathLike) -> None:
@@ -52,8 +45,7 @@ def check_resumable(run_dir: Path, requested_steps: int, current_step: int) -> N
         raise SurrogateError(f"the training data of this run is gone (see {path})", data)
     now = fingerprint(data)
     changed = [what for key, what in (("size_bytes", "size"), ("mtime_ns", "modification time"),
-                                      ("sha256_first_chunk", "content"), ("sha256_last_chunk", "content"))
-               if now[key] != saved[key]]
+                                      ("sha256_sampled", "content")) if now[key] != saved[key]]
     if changed:
-        raise SurrogateError(f"changed since the run started ({', '.join(dict.fromkeys(changed))} differ from "
+        raise SurrogateError(f"changed since the run started ({', '.join(changed)} differ from "
                              f"{path}); resume only on the same data", data)

@@ -15,7 +15,9 @@ from tests.test_cosmology_models import NAMES, lognormal_maps
 
 
 class Identity:
-    """A preprocessor whose network space is the physical one."""
+    """A preprocessor whose network space is the physical one (density contrast: offset 1)."""
+
+    offset = 1.0
 
     def inverse(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return y.reshape(len(y), *y.shape[-2:])
@@ -52,7 +54,7 @@ def test_bands_cover_fundamental_to_nyquist_once():
 def test_a_single_wave_puts_its_power_in_its_band():
     size, wave = 32, 5
     u = np.arange(size)
-    maps = torch.as_tensor(np.cos(2 * np.pi * wave * u / size)[None, :, None].repeat(size, axis=2)).float()
+    maps = torch.as_tensor(1 + 0.5 * np.cos(2 * np.pi * wave * u / size)[None, :, None].repeat(size, axis=2)).float()
     loss = SpectralLoss(size, 1.0)
     log_power = loss.log_band_power(maps)[0]
     index, _ = band_index(size)
@@ -77,6 +79,13 @@ def test_the_conditional_fit_sees_a_wrong_dependence_on_the_parameters():
     # amplitude too high at high sigma8 and too low at low sigma8: the batch mean is nearly right
     tilted = maps_a * (1.0 + 0.3 * c[:, 1:2, None])
     assert float(loss(Identity(), tilted, maps_b, c)[0]) > 3 * float(loss(Identity(), maps_a, maps_b, c)[0])
+
+
+def test_a_uniform_change_of_level_leaves_the_spectrum_alone():
+    maps_a, maps_b, c = paired_batches()
+    loss = SpectralLoss(32, 1.0)
+    raised = 1.3 * (maps_a + 1.0) - 1.0  # every pixel's rho / rho_mean times 1.3: the same relative map
+    assert float(loss(Identity(), raised, maps_a, c)[0]) == pytest.approx(0.0, abs=1e-5)
 
 
 def test_collapsed_spectra_cost_more_than_honest_scatter():

@@ -3,7 +3,9 @@
 The critic of a map GAN judges pixels; it is slow to notice a few-percent error in the power of the
 largest modes, each map holding only a handful of them. This term looks at exactly that. For every
 map of a batch it takes log band powers (the mean |FFT|^2 of the modes in logarithmic k bands from the
-fundamental mode to Nyquist), on the physical maps (the preprocessor's inverse), and compares
+fundamental mode to Nyquist) of the physical map (the preprocessor's inverse) divided by its own mean: a
+map's level is left to the critic, since a term that could raise the power by raising the level would
+pull every map's mean density up. It compares
 generated with real maps of the same parameters (the generator step draws them for the real batch's
 conditions):
 
@@ -53,8 +55,10 @@ class SpectralLoss:
         self._counts = torch.bincount(self._band, minlength=self.bands).float()
 
     def log_band_power(self, maps: torch.Tensor) -> torch.Tensor:
-        """(N, P, P) maps -> (N, bands) natural log of the mean |FFT|^2 per band (normalisation aside)."""
-        maps = maps - maps.mean(dim=(-2, -1), keepdim=True)
+        """(N, P, P) non-negative maps (rho / rho_mean up to a factor) -> (N, bands): the natural log of the
+        mean |FFT|^2 per band of each map divided by its own mean, so that no uniform change of a map's
+        level can change its spectrum (normalisation constants aside)."""
+        maps = maps / maps.mean(dim=(-2, -1), keepdim=True).clamp(min=1e-6) - 1.0
         power = torch.fft.rfft2(maps.float()).abs().square().reshape(len(maps), -1)
         modes, band = self._modes.to(maps.device), self._band.to(maps.device)
         summed = torch.zeros(len(maps), self.bands, device=maps.device).index_add_(1, band, power[:, modes])
@@ -63,9 +67,10 @@ class SpectralLoss:
 
     def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
                  c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        fake_log = self.log_band_power(preprocessor.inverse(fake.float(), c))
+        offset = preprocessor.offset  # physical maps + offset are non-negative (rho / rho_mean for contrast)
+        fake_log = self.log_band_power(preprocessor.inverse(fake.float(), c) + offset)
         with torch.no_grad():
-            real_log = self.log_band_power(preprocessor.inverse(real.float(), c))
+            real_log = self.log_band_power(preprocessor.inverse(real.float(), c) + offset)
             design = torch.cat([torch.ones(len(c), 1, device=c.device), c.float()], dim=1)
             # the least-squares projection onto the span of [1, c]; a small ridge keeps it defined
             gram = design.T @ design + 1e-3 * torch.eye(design.shape[1], device=c.device)

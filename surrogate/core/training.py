@@ -29,6 +29,7 @@ from surrogate import __version__
 from surrogate.core import checkpoint, distributed, resume_guard
 from surrogate.core.benchmark import fp32_arithmetic
 from surrogate.core.config import TrainConfig, from_dict, resolve, to_dict
+from surrogate.core.contracts import build_checked
 from surrogate.core.data import TensorBatches, preprocess, split_holdout
 from surrogate.core.domain import Domain, domain_for_file, read_options
 from surrogate.core.ema import EMA
@@ -170,8 +171,8 @@ class _Trainer:
         """The domain's modules on the device, and the training data in network space."""
         config = self.config
         torch.manual_seed(config.seed)  # network initialisation, identical on every rank
-        preprocessor, generator, critic = self.domain.build_model(
-            self.layout, config.model, None if saved_state else train_events)
+        preprocessor, generator, critic = build_checked(self.domain, self.layout, config.model,
+                                                        None if saved_state else train_events)
         if saved_state:
             preprocessor.load_state_dict(saved_state["preprocessor"])
         self.preprocessor = preprocessor.to(self.device).eval().requires_grad_(False)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.threads import with_threads
-from surrogate.commands.types import FiniteFloat
+from surrogate.core.threads import with_threads
+from surrogate.core.click_types import FiniteFloat
 from surrogate.errors import SurrogateError
 
 LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
@@ -89,7 +89,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --out runs/ds2 --resume --steps 40000
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
-    from surrogate.commands.outputs import check_output
+    from surrogate.core.outputs import check_output
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.api import train as run_training

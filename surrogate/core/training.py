@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from surrogate import __version__
+from surrogate._version import __version__
 from surrogate.core import checkpoint, distributed, resume_guard
 from surrogate.core.benchmark import fp32_arithmetic
 from surrogate.core.config import TrainConfig, from_dict, resolve, to_dict

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate import __version__
+from surrogate._version import __version__
 from surrogate._atomic import atomic_path
 from surrogate.core import stats
 from surrogate.core.domain import (

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from surrogate._version import __version__
 from surrogate._atomic import atomic_path
+from surrogate._version import __version__
 from surrogate.core import stats
 from surrogate.core.domain import (
     Domain, ObservedSample, PooledHistogram, Profile, domain_for_file, read_options,

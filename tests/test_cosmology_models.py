@@ -21,10 +21,12 @@ from surrogate.errors import SurrogateError
 NAMES = ("omega_m", "sigma8")
 
 
-def lognormal_maps(n_maps: int, size: int = 64, seed: int = 0) -> EventSet:
-    """Log-normal density-contrast maps whose contrast grows with sigma8 (a known, simple law)."""
+def lognormal_maps(n_maps: int, size: int = 64, seed: int = 0, conditions: np.ndarray | None = None) -> EventSet:
+    """Log-normal density-contrast maps whose contrast grows with sigma8 (a known, simple law), at random
+    parameters or at the given (n_maps, 2) ``conditions``."""
     rng = np.random.default_rng(seed)
-    conditions = np.column_stack([rng.uniform(0.2, 0.4, n_maps), rng.uniform(0.6, 1.0, n_maps)])
+    drawn = np.column_stack([rng.uniform(0.2, 0.4, n_maps), rng.uniform(0.6, 1.0, n_maps)])
+    conditions = drawn if conditions is None else conditions
     k = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))
     smooth = np.exp(-(k * 12) ** 2)
     field = np.fft.ifft2(np.fft.fft2(rng.standard_normal((n_maps, size, size))) * smooth).real

@@ -176,6 +176,8 @@ class _Trainer:
         if saved_state:
             preprocessor.load_state_dict(saved_state["preprocessor"])
         self.preprocessor = preprocessor.to(self.device).eval().requires_grad_(False)
+        # a domain's extra generator term in physical space (e.g. the maps' spectral loss), or None
+        self.physics_loss = getattr(preprocessor, "physics_loss", None)
         self.generator = generator.to(self.device)
         self.critic = critic.to(self.device)
         x, c = preprocess(self.preprocessor, train_events, device=self.device)
@@ -332,6 +334,10 @@ class _Trainer:
         with autocast(self.device, precision):
             fake = self.fast_generator_ddp(self._noise(len(c), rng), c)
             value, generator_stats = loss.generator_loss(self.fast_critic, fake, c)
+            if self.physics_loss is not None:
+                term, term_stats = self.physics_loss(self.preprocessor, fake, real, c)
+                value = value + term
+                generator_stats.update(term_stats)
         self._apply(self.optimizer_generator, value)
         self.critic.requires_grad_(True)
         stats.update(generator_stats)
@@ -400,6 +406,8 @@ class _Trainer:
         columns = ["critic", "real_score", "fake_score", "generator"]
         if self.loss.penalty_interval:
             columns.append("penalty")
+        if self.physics_loss is not None:
+            columns.append(self.physics_loss.name)
         columns += ["seconds_per_step", "samples_per_second"]
         if self.device.type == "cuda":
             columns.append("peak_memory_gib")

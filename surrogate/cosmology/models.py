@@ -3,8 +3,9 @@
 :func:`build_model` is what ``CosmologyDomain.build_model`` returns (see
 :meth:`surrogate.core.domain.Domain.build_model`). Architectures (``ModelConfig.arch``):
 "auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
-linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4) and ``epsilon`` of
-the log transform (default 1e-3). ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved
+linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
+the log transform (default 1e-3), and ``spectral_weight`` (default 0: off), the weight of the generator's
+power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training. ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved
 per doubling, at least 32), ``depth`` the convolutions per resolution (1 to 3).
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
+from surrogate.cosmology.spectral_loss import SpectralLoss
 from surrogate.cosmology.transforms import (
     DEFAULT_A,
     DEFAULT_LOG_EPSILON,
@@ -37,11 +39,14 @@ class MapPreprocessor(torch.nn.Module):
     scale the training mean of map + offset), then s(x) with parameter a, or log(x + epsilon).
     Conditions: standardised to zero mean and unit spread over the training set (a constant column
     keeps scale 1). forward(events (N, P, P), conditions (N, C)) -> (x (N, 1, P, P), c (N, C));
-    :meth:`inverse` undoes it and returns maps with map + offset >= 0.
+    :meth:`inverse` undoes it and returns maps with map + offset >= 0. ``physics_loss``, when given, is
+    the trainer's extra generator term ``physics_loss(preprocessor, fake, real, c)``.
     """
 
-    def __init__(self, transform: str, n_conditions: int, offset: float, parameter: float | None = None):
+    def __init__(self, transform: str, n_conditions: int, offset: float, parameter: float | None = None,
+                 physics_loss: SpectralLoss | None = None):
         super().__init__()
+        self.physics_loss = physics_loss  # a generator term for training; not part of the state
         if transform not in ("s", "log"):
             raise SurrogateError(f"unknown pixel transform {transform!r}; choose s or log")
         self.transform = transform
@@ -91,15 +96,18 @@ class MapPreprocessor(torch.nn.Module):
         return x * self.scale - self.offset
 
 
-def _check(config) -> tuple[str, float | None]:
-    """The pixel transform of ``config.arch`` and its parameter from the model options (None: default)."""
+def _check(config) -> tuple[str, float | None, float]:
+    """The pixel transform of ``config.arch``, its parameter from the model options (None: default) and
+    the spectral term's weight."""
     if config.arch not in ARCHITECTURES:
         raise SurrogateError(f"unknown architecture {config.arch!r} for maps; choose {', '.join(ARCHITECTURES)}")
     if not 1 <= config.depth <= 3:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
     name = TRANSFORM_PARAMETER[transform]
-    return transform, model_options(config, {name: "positive"}, f"maps with the {transform} transform").get(name)
+    options = model_options(config, {name: "positive", "spectral_weight": "non-negative"},
+                            f"maps with the {transform} transform")
+    return transform, options.get(name), options.get("spectral_weight", 0.0)
 
 
 def build_model(layout: dict, config, train_events: EventSet | None = None) -> tuple:
@@ -110,13 +118,14 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     """
     from surrogate.cosmology.networks import MapCritic, MapGenerator
 
-    transform, parameter = _check(config)
+    transform, parameter, spectral_weight = _check(config)
     map_size = int(layout["map_size"])
     names = layout.get("condition_names") or (train_events.condition_names if train_events is not None else None)
     if not names:
         raise SurrogateError("the map layout does not name its parameters (condition_names)")
     offset = 1.0 if layout.get("quantity", CONTRAST) == CONTRAST else 0.0
-    preprocessor = MapPreprocessor(transform, len(names), offset, parameter)
+    spectral = SpectralLoss(map_size, spectral_weight) if spectral_weight > 0 else None
+    preprocessor = MapPreprocessor(transform, len(names), offset, parameter, spectral)
     if train_events is not None:
         if train_events.event_shape != (map_size, map_size):
             raise SurrogateError(f"maps of shape {train_events.event_shape}, layout says {map_size}x{map_size}")

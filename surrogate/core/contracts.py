@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Preprocessor(Protocol):
-    """Physical events and conditions <-> network space; ``inverse`` undoes ``forward`` and returns valid events."""
+    """Physical events and conditions <-> network space; ``inverse`` undoes ``forward`` and returns valid events.
+
+    Optional members, looked up only when present: ``physics_loss`` (an extra generator term, see
+    :meth:`surrogate.core.domain.Domain.build_model`) and ``fit_output_calibration``.
+    """
 
     def forward(self, events: "torch.Tensor", conditions: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         """(N, *event_shape) events and (N, C) conditions -> (x, c) in network space."""

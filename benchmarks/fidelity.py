@@ -90,7 +90,7 @@ def simulator_fingerprint() -> str:
     the simulate command, such as its options and file writing, does not change the showers)."""
     import inspect
 
-    from surrogate.calorimeter import simulate_command
+    from surrogate.calorimeter import production
 
     digest = hashlib.sha256()
     package = Path(surrogate.__file__).resolve().parent.parent
@@ -99,14 +99,14 @@ def simulator_fingerprint() -> str:
         for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             digest.update(source.relative_to(package).as_posix().encode())
             digest.update(source.read_bytes())
-    digest.update(inspect.getsource(simulate_command.simulate_block).encode())
-    digest.update(str(simulate_command.BLOCK_EVENTS).encode())
+    digest.update(inspect.getsource(production.simulate_block).encode())
+    digest.update(str(production.BLOCK_EVENTS).encode())
     return digest.hexdigest()[:16]
 
 
 def simulated(cache: Path, recipe: DataRecipe, role: str, events: int, seed: int, workers: int) -> Path:
     """The cached file of ``role`` ("train"/"reference"), simulated first if the cache lacks it."""
-    from surrogate.calorimeter.simulate_command import simulate_production
+    from surrogate.calorimeter.production import simulate_production
 
     key = json.dumps({**asdict(recipe), "events": events, "seed": seed, "simulator": simulator_fingerprint()},
                      sort_keys=True)

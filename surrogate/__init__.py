@@ -4,9 +4,8 @@ The public API is :mod:`surrogate.api` (docs/api.md), re-exported here: load, re
 simulate_showers, simulate_nbody, train, validate (-> ValidationResult), benchmark, export_onnx.
 Heavy modules (torch, h5py, pandas) load on first use, so ``import surrogate`` stays light.
 """
-__version__ = "0.1.0"
-
-from surrogate import api as _api  # noqa: E402  (after __version__: the modules it loads read it)
-from surrogate.api import *  # noqa: E402,F401,F403
+from surrogate import api as _api
+from surrogate._version import __version__
+from surrogate.api import *  # noqa: F401,F403
 
 __all__ = [*_api.__all__, "__version__"]

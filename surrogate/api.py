@@ -68,7 +68,7 @@ def simulate_showers(out: str | os.PathLike, *, geometry: str, particle: str, ev
     ``energy_range_gev`` (low, high), sampled log-uniformly. file_format: hdf5 or root. ``shard``
     "I/N" writes only the I-th (from 1) of N parts, as ``surrogate simulate calorimeter --shard``.
     """
-    from surrogate.calorimeter.simulate_command import parse_energies, simulate_production
+    from surrogate.calorimeter.production import parse_energies, simulate_production
 
     energy_range = None if energy_range_gev is None else ":".join(str(value) for value in energy_range_gev)
     energies = parse_energies(energy_gev, energy_range)
@@ -89,7 +89,7 @@ def simulate_nbody(out: str | os.PathLike, *, box_mpc_h: float = 256.0, grid: in
     omega_m, sigma8: a value, or a (low, high) range sampled by Latin hypercube over ``runs`` boxes.
     The other keywords are those of ``surrogate simulate nbody`` (lengths in Mpc/h).
     """
-    from surrogate.cosmology.simulate_command import simulate_production
+    from surrogate.cosmology.production import simulate_production
     from surrogate.cosmology.simulation import RunSettings
 
     settings = RunSettings(box_mpc_h=box_mpc_h, grid=grid, steps=steps, redshift=redshift, z_init=z_init,

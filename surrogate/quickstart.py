@@ -38,7 +38,7 @@ class QuickstartPlan:
 def simulate_file(path: Path, plan: QuickstartPlan, events: int, seed: int, workers: int) -> Path:
     """Showers from the built-in simulator in the CaloChallenge layout of ``plan.geometry``: the file
     ``surrogate simulate calorimeter`` writes with the plan's geometry, particle and energy range."""
-    from surrogate.calorimeter.simulate_command import simulate_production
+    from surrogate.calorimeter.production import simulate_production
 
     simulate_production(path, plan.geometry, plan.particle, plan.energy_range_gev, events, seed, workers=workers)
     return path

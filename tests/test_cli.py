@@ -68,7 +68,7 @@ def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
     import click
     import torch
 
-    from surrogate.commands import threads
+    from surrogate.core import threads
 
     simulate = cli.commands["simulate"]
     computing = [cli.commands[name] for name in ("train", "generate", "validate", "benchmark", "quickstart")]

@@ -133,10 +133,10 @@ def test_validation_hooks_give_finite_per_map_numbers():
     assert set(profiles) >= {"peak_counts", "minkowski_v0", "minkowski_v1", "minkowski_v2"}
     smallest = DOMAIN.observables(lognormal_maps(3, size=16))  # every band holds a mode at the smallest size
     assert all(np.isfinite(values).all() and np.all(values > -30) for values in smallest.values())
-    bins = DOMAIN.condition_bins(events.conditions, events.conditions[:3])
+    bins = DOMAIN.condition_bins(events.condition_names, events.conditions, events.conditions[:3])
     assert len(bins) == 6 and all(mask.sum() == 1 for _, mask, _ in bins)
     many = np.random.default_rng(0).uniform(0.2, 0.4, (40, 2))
-    bins = DOMAIN.condition_bins(many, many)
+    bins = DOMAIN.condition_bins(("omega_m", "sigma8"), many, many)
     assert len(bins) == 6 and sum(mask.sum() for _, mask, _ in bins[:3]) == 40
 
 

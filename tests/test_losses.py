@@ -1,13 +1,16 @@
 """Known values of every loss and penalty on critics whose gradients can be written down."""
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from surrogate.core.config import LossConfig
 from surrogate.core.losses import (
-    R1, Minimax, NonSaturating, Wasserstein, WassersteinClip, WassersteinGP, make_loss,
+    DEFAULT_LOSS, LOSSES, R1, Minimax, NonSaturating, Wasserstein, WassersteinClip, WassersteinGP, make_loss,
 )
+from surrogate.errors import SurrogateError
 
 
 class LinearCritic(torch.nn.Module):
@@ -143,3 +146,26 @@ def test_make_loss_builds_the_configured_objective():
     assert type(make_loss(LossConfig(name="minimax"))) is Minimax
     assert make_loss(LossConfig(name="wgan-clip", clip_value=0.05)).clip_value == 0.05
     assert make_loss(LossConfig(name="ns")).penalty_interval == 0
+
+
+def test_the_registry_drives_the_config_the_cli_and_the_trainer():
+    from surrogate.cli import cli
+    from surrogate.core.config import TrainConfig, resolve
+
+    loss_option = next(param for param in cli.commands["train"].params if param.name == "loss")
+    assert list(loss_option.type.choices) == list(LOSSES) and LossConfig().name == DEFAULT_LOSS
+    settings = {"gp_lambda": 3.0, "r1_gamma": 0.7, "r1_interval": 8, "clip_value": 0.05}
+    for name, entry in LOSSES.items():
+        optim = resolve(TrainConfig(loss=LossConfig(name=name))).optim
+        assert (optim.optimizer, optim.lr_generator, optim.lr_critic, optim.betas, optim.critic_steps) == (
+            entry.optimizer, entry.lr, entry.lr, entry.betas, entry.critic_steps)
+        loss = make_loss(LossConfig(name=name, **settings))
+        assert type(loss) is entry.loss_class and loss.name == name
+        assert all(settings[key] in vars(loss).values() for key in entry.settings)
+    with pytest.raises(SurrogateError, match="unknown loss 'hinge'; choose one of " + ", ".join(LOSSES)):
+        resolve(TrainConfig(loss=LossConfig(name="hinge")))
+
+
+def test_the_registry_loads_without_torch():
+    code = "import sys, surrogate.core.config, surrogate.core.losses; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -357,7 +357,7 @@ def test_validate_of_small_maps_skips_empty_power_bands(tmp_path, capsys):
 def test_planning_a_simulation_takes_the_same_memory_for_1e6_and_1e8_events():
     script = textwrap.dedent("""
         import resource, sys
-        from surrogate.calorimeter.simulate_command import shard_blocks, shard_events
+        from surrogate.calorimeter.production import shard_blocks, shard_events
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         events = int(sys.argv[1])
         blocks = shard_blocks(events, None)

@@ -7,11 +7,11 @@ import pytest
 import uproot
 from shower_samples import run_cli
 
-from surrogate.calorimeter import simulate_command
+from surrogate.calorimeter import production
 from surrogate.calorimeter.domain import DOMAIN
 from surrogate.calorimeter.geometry import get_geometry
-from surrogate.calorimeter.simulate_command import parse_energies, shard_blocks, shard_events
-from surrogate.commands.shards import parse_shard
+from surrogate.calorimeter.production import parse_energies, shard_blocks, shard_events
+from surrogate.core.shards import parse_shard
 from surrogate.errors import SurrogateError
 
 #: What our simulator divides ds2 silicon energy by (measured; Geant4 files used 0.033).
@@ -27,7 +27,7 @@ def _simulate(capsys, out, *extra, geometry="ds2", particle="e-", events=5, seed
 
 @pytest.mark.parametrize("events, shards", [(1, 1), (10, 3), (64, 4), (100, 7), (100, 25)])
 def test_shards_partition_the_blocks_evenly(events, shards, monkeypatch):
-    monkeypatch.setattr(simulate_command, "BLOCK_EVENTS", 4)
+    monkeypatch.setattr(production, "BLOCK_EVENTS", 4)
     parts = [list(shard_blocks(events, f"{i}/{shards}")) for i in range(1, shards + 1)]
     assert [shard_events(events, f"{i}/{shards}") for i in range(1, shards + 1)] == \
         [sum(stop - start for _, start, stop in part) for part in parts]
@@ -102,7 +102,7 @@ def test_same_seed_same_showers_other_seed_other_showers(tmp_path, capsys):
 
 
 def test_merged_shards_equal_the_unsharded_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(simulate_command, "BLOCK_EVENTS", 2)
+    monkeypatch.setattr(production, "BLOCK_EVENTS", 2)
     options = dict(events=7, seed=5, energy=("--energy-range", "1:2"))
     _simulate(capsys, tmp_path / "whole.h5", **options)
     for index in (1, 2, 3):

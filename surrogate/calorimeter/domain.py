@@ -85,7 +85,7 @@ class CalorimeterDomain(Domain):
 
         return event_profiles(events)
 
-    def condition_bins(self, reference_conditions, candidate_conditions) -> list:
+    def condition_bins(self, condition_names, reference_conditions, candidate_conditions) -> list:
         from surrogate.calorimeter.observables import energy_bins
 
         return energy_bins(reference_conditions[:, 0], candidate_conditions[:, 0])

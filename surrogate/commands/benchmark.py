@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
-from surrogate.commands.threads import with_threads
+from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
+from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.outputs import check_output, overwrite_option
-from surrogate.commands.threads import with_threads
+from surrogate.core.outputs import check_output, overwrite_option
+from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
 
 

@@ -4,14 +4,38 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Callable
 
 import click
 
-from surrogate.commands.threads import with_threads
-from surrogate.commands.types import FiniteFloat
+from surrogate.core.click_types import FiniteFloat
+from surrogate.core.losses import DEFAULT_LOSS, LOSSES, LossEntry
+from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
 
-LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
+
+def _by_value(value_of: Callable[[LossEntry], str]) -> dict[str, list[str]]:
+    """The loss names grouped by ``value_of`` their registry entry, both in registry order."""
+    groups: dict[str, list[str]] = {}
+    for name, entry in LOSSES.items():
+        groups.setdefault(value_of(entry), []).append(name)
+    return groups
+
+
+def _scientific(number: float) -> str:
+    """1e-4 rather than 0.0001 or 1e-04."""
+    mantissa, exponent = f"{number:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _loss_defaults(value_of: Callable[[LossEntry], str]) -> str:
+    """``[default: V for a/b, W for c]``, for a setting whose default depends on the loss."""
+    groups = _by_value(value_of)
+    return "[default: " + ", ".join(f"{value} for {'/'.join(names)}" for value, names in groups.items()) + "]"
+
+
+_LOSS_HELP = "; ".join(f"{', '.join(names)}: {summary}"
+                       for summary, names in _by_value(lambda entry: entry.summary).items())
 
 
 def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
@@ -30,8 +54,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "reads). Not needed with --resume.")
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run directory: config, checkpoints, log.")
-@click.option("--loss", type=click.Choice(LOSS_CHOICES), help="GAN objective [default: wgan-gp]. wgan-gp: "
-              "Wasserstein + gradient penalty; r1: non-saturating + lazy R1; ns, minimax, wgan-clip: for comparison.")
+@click.option("--loss", type=click.Choice(list(LOSSES)), help=f"GAN objective [default: {DEFAULT_LOSS}]. {_LOSS_HELP}.")
 @click.option("--steps", type=click.IntRange(min=1), help="Generator steps in total [default: 2000].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Samples per step, all processes together "
               "[default: 128].")
@@ -48,9 +71,9 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
 @click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), help="Learning rate of both networks "
-              "[default: 1e-4 for wgan-gp, 2e-4 for r1/ns/minimax, 5e-5 for wgan-clip].")
+              f"{_loss_defaults(lambda entry: _scientific(entry.lr))}.")
 @click.option("--critic-steps", type=click.IntRange(min=1), help="Critic updates per generator update "
-              "[default: 5 for wgan-gp and wgan-clip, 1 otherwise].")
+              f"{_loss_defaults(lambda entry: str(entry.critic_steps))}.")
 @click.option("--gp-lambda", type=FiniteFloat(min=0), help="WGAN-GP penalty weight [default: 10].")
 @click.option("--r1-gamma", type=FiniteFloat(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
               "[default: 1].")
@@ -89,7 +112,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --out runs/ds2 --resume --steps 40000
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
-    from surrogate.commands.outputs import check_output
+    from surrogate.core.outputs import check_output
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.api import train as run_training

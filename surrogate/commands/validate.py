@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
-from surrogate.commands.threads import with_threads
-from surrogate.commands.types import FiniteFloat
+from surrogate.core.click_types import FiniteFloat
+from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
+from surrogate.core.threads import with_threads
 
 _SHOWN = 10
 

@@ -2,7 +2,8 @@
 
 A run directory keeps the resolved configuration (every default filled in) as ``config.json``, so a
 run can be repeated or resumed from it alone. Loss-dependent defaults (learning rate, betas, critic
-steps, optimizer) are ``None`` until :func:`resolve` fills them from :data:`LOSS_DEFAULTS`.
+steps, optimizer) are ``None`` until :func:`resolve` fills them from the loss registry
+(:data:`surrogate.core.losses.LOSSES`).
 """
 from __future__ import annotations
 
@@ -16,22 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from surrogate.core.losses import DEFAULT_LOSS, loss_entry
 from surrogate.errors import SurrogateError
 
-LOSSES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
 PRECISIONS = ("fp32", "bf16")
 GENERATOR_CONDITIONING = ("concat", "film")
 CRITIC_CONDITIONING = ("concat", "projection")
-
-#: Optimiser settings that suit each loss (papers' defaults; WGAN-GP: Gulrajani et al. 2017).
-LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "critic_steps": 5},
-    "r1": {"optimizer": "adam", "lr": 2e-4, "betas": (0.0, 0.99), "critic_steps": 1},
-    "ns": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "critic_steps": 1},
-    "minimax": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "critic_steps": 1},
-    "wgan-clip": {"optimizer": "rmsprop", "lr": 5e-5, "betas": (0.0, 0.0), "critic_steps": 5},
-}
-
 
 @dataclass
 class ModelConfig:
@@ -61,7 +52,7 @@ class ModelConfig:
 class LossConfig:
     """Which GAN objective and its penalty weights (see docs/concepts.md)."""
 
-    name: str = "wgan-gp"
+    name: str = DEFAULT_LOSS  # a key of surrogate.core.losses.LOSSES
     gp_lambda: float = 10.0
     r1_gamma: float = 1.0
     r1_interval: int = 16  # lazy R1: penalty every this many critic steps, scaled by it
@@ -70,7 +61,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    """Optimisers of both networks; None means the loss's default (:data:`LOSS_DEFAULTS`)."""
+    """Optimisers of both networks; None means the loss's default (its entry in the loss registry)."""
 
     optimizer: str | None = None  # "adam" or "rmsprop"
     lr_generator: float | None = None
@@ -185,8 +176,7 @@ def read_config_values(path: str | os.PathLike) -> dict[str, Any]:
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with the loss-dependent optimiser defaults filled in, after checking every choice."""
-    if config.loss.name not in LOSSES:
-        raise SurrogateError(f"unknown loss {config.loss.name!r}; choose one of {', '.join(LOSSES)}")
+    defaults = loss_entry(config.loss.name)
     if config.precision not in PRECISIONS:
         raise SurrogateError(f"unknown precision {config.precision!r}; choose one of {', '.join(PRECISIONS)}")
     if config.model.generator_conditioning not in GENERATOR_CONDITIONING:
@@ -196,16 +186,15 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise SurrogateError(f"unknown critic conditioning {config.model.critic_conditioning!r}; "
                              f"choose {' or '.join(CRITIC_CONDITIONING)}")
     _check_positive(config)
-    defaults = LOSS_DEFAULTS[config.loss.name]
     optim = config.optim
-    lr = defaults["lr"]
+    lr = defaults.lr
     resolved = dataclasses.replace(
         optim,
-        optimizer=optim.optimizer or defaults["optimizer"],
+        optimizer=optim.optimizer or defaults.optimizer,
         lr_generator=optim.lr_generator if optim.lr_generator is not None else lr,
         lr_critic=optim.lr_critic if optim.lr_critic is not None else lr,
-        betas=tuple(optim.betas) if optim.betas is not None else defaults["betas"],
-        critic_steps=optim.critic_steps if optim.critic_steps is not None else defaults["critic_steps"],
+        betas=tuple(optim.betas) if optim.betas is not None else defaults.betas,
+        critic_steps=optim.critic_steps if optim.critic_steps is not None else defaults.critic_steps,
     )
     if resolved.optimizer not in ("adam", "rmsprop"):
         raise SurrogateError(f"unknown optimizer {resolved.optimizer!r}; choose adam or rmsprop")

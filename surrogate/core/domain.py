@@ -232,11 +232,12 @@ class Domain(abc.ABC):
         return {}
 
     def condition_bins(
-        self, reference_conditions: np.ndarray, candidate_conditions: np.ndarray
+        self, condition_names: tuple[str, ...], reference_conditions: np.ndarray, candidate_conditions: np.ndarray
     ) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """Bins of the conditions in which the comparison is repeated: (label, reference mask, candidate mask).
 
-        The same bin definition applies to both samples. Empty (the default) means inclusive only.
+        condition_names: the names of the conditions' columns (the samples' ``condition_names``), for the
+        labels. The same bin definition applies to both samples. Empty (the default) means inclusive only.
         """
         return []
 
@@ -253,7 +254,8 @@ class Domain(abc.ABC):
     # What `surrogate train` and `surrogate generate` need (torch is imported inside these methods).
 
     def build_model(self, layout: dict[str, Any], config: Any, train_events: EventSet | None = None) -> tuple:
-        """The trainable parts for data in ``layout``: ``(preprocessor, generator, critic)``, torch modules.
+        """The trainable parts for data in ``layout``: ``(preprocessor, generator, critic)``, torch modules
+        satisfying the Protocols of :mod:`surrogate.core.contracts`, which the core checks them against.
 
         config: the run's :class:`surrogate.core.config.ModelConfig` (architecture name, widths, latent
             size, how the condition enters each network); raise SurrogateError for values this domain

@@ -9,16 +9,23 @@ Phases: ``critic_loss`` every critic step (with ``penalty=True`` the regulariser
 same step, used when ``penalty_interval == 1``); ``penalty_loss`` alone, for lazy regularisation
 every ``penalty_interval`` steps (the loop scales it by the interval); ``generator_loss``; and
 ``after_critic_step`` (weight clipping).
+
+:data:`LOSSES` is the one registry of objectives: name -> class, the config keys it takes and the
+optimiser settings that suit it. The config, the CLI's ``--loss`` and the trainer all read it. torch is
+imported inside the methods, so that the CLI can list the losses without loading it.
 """
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-
-from surrogate.core.config import LossConfig
 from surrogate.errors import SurrogateError
+
+if TYPE_CHECKING:
+    import torch
+
+    from surrogate.core.config import LossConfig
 
 #: Added under the square root of the gradient norm: sqrt has an infinite derivative at 0, which
 #: would turn the double-backward pass into NaN.
@@ -31,6 +38,8 @@ def _scores(critic, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 def _input_gradient(critic, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """d critic / d x per sample, in fp32 and with the graph kept for the double backward."""
+    import torch
+
     x = x.detach().float().requires_grad_(True)
     with torch.autocast(x.device.type, enabled=False):  # the double backward too: it records ops
         scores = _scores(critic, x, c.float())
@@ -55,6 +64,8 @@ class GANLoss(abc.ABC):
     def penalty(self, critic, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor,
                 generator: torch.Generator | None) -> torch.Tensor:
         """The critic's regulariser (zero for unregularised losses)."""
+        import torch
+
         return torch.zeros((), device=real.device)
 
     def critic_loss(self, critic, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor, *,
@@ -64,6 +75,8 @@ class GANLoss(abc.ABC):
         penalty_critic: the same critic for the penalty's double backward when ``critic`` is a compiled
         version of it (compiled modules cannot be differentiated twice); None: ``critic`` itself.
         """
+        import torch
+
         scores = _scores(critic, torch.cat([real, fake.detach()]), torch.cat([c, c]))
         real_scores, fake_scores = scores[: len(real)], scores[len(real):]
         main = self.critic_main(real_scores, fake_scores)
@@ -96,10 +109,14 @@ class Minimax(GANLoss):
     name = "minimax"
 
     def critic_main(self, real_scores, fake_scores):
-        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+        from torch.nn.functional import softplus
+
+        return softplus(-real_scores).mean() + softplus(fake_scores).mean()
 
     def generator_main(self, fake_scores):
-        return -F.softplus(fake_scores).mean()
+        from torch.nn.functional import softplus
+
+        return -softplus(fake_scores).mean()
 
 
 class NonSaturating(Minimax):
@@ -108,7 +125,9 @@ class NonSaturating(Minimax):
     name = "ns"
 
     def generator_main(self, fake_scores):
-        return F.softplus(-fake_scores).mean()
+        from torch.nn.functional import softplus
+
+        return softplus(-fake_scores).mean()
 
 
 class R1(NonSaturating):
@@ -146,6 +165,8 @@ class WassersteinClip(Wasserstein):
         self.clip_value = clip_value
 
     def after_critic_step(self, critic):
+        import torch
+
         with torch.no_grad():
             for parameter in critic.parameters():
                 parameter.clamp_(-self.clip_value, self.clip_value)
@@ -161,6 +182,8 @@ class WassersteinGP(Wasserstein):
         self.gp_lambda = gp_lambda
 
     def penalty(self, critic, real, fake, c, generator):
+        import torch
+
         shape = (len(real),) + (1,) * (real.dim() - 1)
         epsilon = torch.rand(shape, device=real.device, generator=generator)
         interpolates = epsilon * real.float() + (1 - epsilon) * fake.detach().float()
@@ -169,16 +192,41 @@ class WassersteinGP(Wasserstein):
         return self.gp_lambda * (norm - 1).square().mean()
 
 
+@dataclass(frozen=True)
+class LossEntry:
+    """One objective of :data:`LOSSES`: its class, what ``--loss`` says of it, the config keys its class
+    takes (in order, from :class:`~surrogate.core.config.LossConfig`) and the optimiser settings that
+    suit it (the papers' defaults), used where the config leaves them unset."""
+
+    loss_class: type[GANLoss]
+    summary: str
+    settings: tuple[str, ...]
+    optimizer: str
+    lr: float
+    betas: tuple[float, float]
+    critic_steps: int
+
+
+#: Every objective the trainer offers, by name; the first is the default.
+LOSSES: dict[str, LossEntry] = {entry.loss_class.name: entry for entry in (
+    LossEntry(WassersteinGP, "Wasserstein + gradient penalty", ("gp_lambda",), "adam", 1e-4, (0.0, 0.9), 5),
+    LossEntry(R1, "non-saturating + lazy R1", ("r1_gamma", "r1_interval"), "adam", 2e-4, (0.0, 0.99), 1),
+    LossEntry(NonSaturating, "for comparison", (), "adam", 2e-4, (0.5, 0.999), 1),
+    LossEntry(Minimax, "for comparison", (), "adam", 2e-4, (0.5, 0.999), 1),
+    LossEntry(WassersteinClip, "for comparison", ("clip_value",), "rmsprop", 5e-5, (0.0, 0.0), 5),
+)}
+
+DEFAULT_LOSS = next(iter(LOSSES))
+
+
+def loss_entry(name: str) -> LossEntry:
+    """The registry's entry for ``name``; a SurrogateError listing the choices for an unknown one."""
+    if name not in LOSSES:
+        raise SurrogateError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
 def make_loss(config: LossConfig) -> GANLoss:
     """The loss object named by ``config.name`` with its penalty settings."""
-    if config.name == "wgan-gp":
-        return WassersteinGP(config.gp_lambda)
-    if config.name == "r1":
-        return R1(config.r1_gamma, config.r1_interval)
-    if config.name == "ns":
-        return NonSaturating()
-    if config.name == "minimax":
-        return Minimax()
-    if config.name == "wgan-clip":
-        return WassersteinClip(config.clip_value)
-    raise SurrogateError(f"unknown loss {config.name!r}")
+    entry = loss_entry(config.name)
+    return entry.loss_class(*(getattr(config, key) for key in entry.settings))

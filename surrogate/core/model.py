@@ -21,6 +21,7 @@ import torch
 from surrogate import pretrained
 from surrogate.core import checkpoint
 from surrogate.core.config import TrainConfig, from_dict
+from surrogate.core.contracts import build_checked
 from surrogate.core.domain import Domain, EventSet, domain_named
 from surrogate.errors import SurrogateError
 
@@ -221,7 +222,7 @@ def load(run_dir: str | os.PathLike, *, which: str = "best", device: str | torch
     export = checkpoint.load(path, checkpoint.EXPORT_KIND)
     domain = domain_named(export["domain"])
     config = from_dict(TrainConfig, export["config"], path)
-    preprocessor, generator, _ = domain.build_model(export["layout"], config.model, None)
+    preprocessor, generator, _ = build_checked(domain, export["layout"], config.model)
     try:
         preprocessor.load_state_dict(export["preprocessor"])
         generator.load_state_dict(export["generator"])

@@ -1,8 +1,10 @@
-"""The training loop: critic and generator phases, EMA, checkpoints, logging, quick validation, DDP.
+"""The training run's lifecycle: run directory, resume, optimisers, EMA, logging, quick validation, checkpoints.
 
-The loss object (surrogate.core.losses) says what each phase computes; this loop owns everything
-else: optimisers, the lazy-regularisation interval, the EMA generator, when to log, validate and
-checkpoint. Randomness is counter-based: the noise of generator step ``s`` on rank ``r`` comes from a
+The loss object (surrogate.core.losses) says what each phase computes and
+:class:`~surrogate.core.training_step.GANStep` does one generator step (critic updates, the generator
+update, EMA, DDP and compiled passes); this loop owns everything else: the run directory, optimisers
+and the lazy-regularisation interval they are scaled for, when to log, validate and checkpoint.
+Randomness is counter-based: the noise of generator step ``s`` on rank ``r`` comes from a
 generator seeded with (seed, r, s) and batch ``k`` is a pure function of (seed, k), so a resumed run
 repeats exactly what an uninterrupted one would have done. Under ``torchrun`` every rank runs this
 loop on its shard; only rank 0 prints and writes.
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
 import os
@@ -23,18 +24,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
-from surrogate import __version__
+from surrogate._version import __version__
 from surrogate.core import checkpoint, distributed, resume_guard
 from surrogate.core.benchmark import fp32_arithmetic
 from surrogate.core.config import TrainConfig, from_dict, resolve, to_dict
+from surrogate.core.contracts import build_checked
 from surrogate.core.data import TensorBatches, preprocess, split_holdout
 from surrogate.core.domain import Domain, domain_for_file, read_options
 from surrogate.core.ema import EMA
 from surrogate.core.losses import make_loss
 from surrogate.core.model import autocast
 from surrogate.core.monitoring import ProgressLines, QuickValidation, TrainingLog
+from surrogate.core.training_step import GANStep
 from surrogate.errors import SurrogateError
 
 log = logging.getLogger(__name__)
@@ -139,16 +141,10 @@ class _Trainer:
             checkpoint.write_json(self.layout, run_dir / checkpoint.LAYOUT_FILE)
             if saved_state is None:
                 resume_guard.record(run_dir, config.data)
-        self.generator_ddp, self.critic_ddp = self.generator, self.critic
-        if context.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.generator_ddp = DistributedDataParallel(self.generator, device_ids=ids, broadcast_buffers=False)
-            self.critic_ddp = DistributedDataParallel(self.critic, device_ids=ids, broadcast_buffers=False)
-        # --compile: every network pass except the penalty's, which needs a double backward that
-        # compiled modules do not support; the eager modules stay the reference.
-        compiled = functools.partial(torch.compile, dynamic=False) if config.compile else (lambda module: module)
-        self.fast_generator, self.fast_generator_ddp = compiled(self.generator), compiled(self.generator_ddp)
-        self.fast_critic, self.fast_critic_ddp = compiled(self.critic), compiled(self.critic_ddp)
+        self.gan_step = GANStep(config, context, generator=self.generator, critic=self.critic,
+                                preprocessor=self.preprocessor, physics_loss=self.physics_loss, loss=self.loss,
+                                optimizer_generator=self.optimizer_generator,
+                                optimizer_critic=self.optimizer_critic, ema=self.ema, batches=self.batches)
 
     def _read_data(self):
         """The training events and the held-out ones (at most ``validation_events``)."""
@@ -170,8 +166,8 @@ class _Trainer:
         """The domain's modules on the device, and the training data in network space."""
         config = self.config
         torch.manual_seed(config.seed)  # network initialisation, identical on every rank
-        preprocessor, generator, critic = self.domain.build_model(
-            self.layout, config.model, None if saved_state else train_events)
+        preprocessor, generator, critic = build_checked(self.domain, self.layout, config.model,
+                                                        None if saved_state else train_events)
         if saved_state:
             preprocessor.load_state_dict(saved_state["preprocessor"])
         self.preprocessor = preprocessor.to(self.device).eval().requires_grad_(False)
@@ -254,7 +250,7 @@ class _Trainer:
             with _cuda_math(self.device, config.tf32):
                 while self.step < config.steps:
                     rng.manual_seed(_step_seed(config.seed, context.rank, self.step))
-                    self._accumulate(self._train_step(rng))
+                    self._accumulate(self.gan_step.run(self.step, rng))
                     self.step += 1
                     progress.update(1)
                     final = self.step == config.steps
@@ -307,42 +303,6 @@ class _Trainer:
             rates["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
         return rates
 
-    def _train_step(self, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """``critic_steps`` critic updates (with the lazy penalty when due), one generator update; returns
-        the step's statistics as detached scalar tensors, still on the device."""
-        config, loss = self.config, self.loss
-        interval = loss.penalty_interval
-        stats: dict[str, torch.Tensor] = {}
-        precision = config.precision
-        for inner in range(config.optim.critic_steps):
-            number = self.step * config.optim.critic_steps + inner
-            real, c = self.batches.batch(number)
-            with torch.no_grad(), autocast(self.device, precision):
-                fake = self.fast_generator(self._noise(len(real), rng), c)
-            with autocast(self.device, precision):
-                value, critic_stats = loss.critic_loss(self.fast_critic_ddp, real, fake, c, penalty=interval == 1,
-                                                       generator=rng, penalty_critic=self.critic_ddp)
-            self._apply(self.optimizer_critic, value)
-            loss.after_critic_step(self.critic)
-            stats.update(critic_stats)
-            if interval > 1 and number % interval == 0:
-                value, penalty_stats = loss.penalty_loss(self.critic_ddp, real, fake, c, generator=rng)
-                self._apply(self.optimizer_critic, value * interval)
-                stats.update(penalty_stats)
-        self.critic.requires_grad_(False)
-        with autocast(self.device, precision):
-            fake = self.fast_generator_ddp(self._noise(len(c), rng), c)
-            value, generator_stats = loss.generator_loss(self.fast_critic, fake, c)
-            if self.physics_loss is not None:
-                term, term_stats = self.physics_loss(self.preprocessor, fake, real, c)
-                value = value + term
-                generator_stats.update(term_stats)
-        self._apply(self.optimizer_generator, value)
-        self.critic.requires_grad_(True)
-        stats.update(generator_stats)
-        self.ema.update(self.generator, self.config.batch_size, (self.step + 1) * self.config.batch_size)
-        return stats
-
     def _fit_output_calibration(self) -> None:
         """Refit the preprocessor's output calibration, for domains whose preprocessor has one, to the
         current EMA generator (fixed noise), so exports and quick validations use it."""
@@ -354,19 +314,10 @@ class _Trainer:
         def sample(conditions: torch.Tensor) -> torch.Tensor:
             c = self.preprocessor.transform_conditions(conditions)
             with autocast(self.device, self.config.precision):
-                return generator(self._noise(len(c), rng), c)
+                return generator(self.gan_step.noise(len(c), rng), c)
 
         events = self.calibration_events
         fit(sample, events.events, events.conditions)
-
-    def _noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.generator.latent_dim, device=self.device, generator=rng)
-
-    @staticmethod
-    def _apply(optimizer: torch.optim.Optimizer, value: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
 
     # -- statistics: summed on the device, read once per log row or checkpoint ---------------------
 

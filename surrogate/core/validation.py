@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from surrogate import __version__
 from surrogate._atomic import atomic_path
+from surrogate._version import __version__
 from surrogate.core import stats
 from surrogate.core.domain import (
     Domain, ObservedSample, PooledHistogram, Profile, domain_for_file, read_options,
@@ -174,7 +174,8 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
         auc_floor = stats.classifier_auc_floor(reference_features, len(candidate),
                                                seed=_seed_for(seed, "classifier floor"))
     bins = []
-    for label, ref_mask, cand_mask in domain.condition_bins(reference.conditions, candidate.conditions):
+    for label, ref_mask, cand_mask in domain.condition_bins(reference.condition_names, reference.conditions,
+                                                               candidate.conditions):
         entry: dict[str, Any] = {"label": label, "n_reference": int(ref_mask.sum()),
                                  "n_candidate": int(cand_mask.sum())}
         if min(entry["n_reference"], entry["n_candidate"]) < MIN_EVENTS_PER_BIN:

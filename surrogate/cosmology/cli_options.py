@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from surrogate.commands.types import FiniteFloat
+from surrogate.core.click_types import FiniteFloat
 
 
 def map_reader_options() -> list[click.Option]:

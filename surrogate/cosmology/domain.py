@@ -80,10 +80,10 @@ class CosmologyDomain(Domain):
 
         return map_profiles(events)
 
-    def condition_bins(self, reference_conditions, candidate_conditions) -> list:
+    def condition_bins(self, condition_names, reference_conditions, candidate_conditions) -> list:
         from surrogate.cosmology.validation import parameter_bins
 
-        return parameter_bins(reference_conditions, candidate_conditions)
+        return parameter_bins(condition_names, reference_conditions, candidate_conditions)
 
     def report_plots(self, reference, candidate, out_dir: Path) -> list[Path]:
         from surrogate.cosmology.validation import power_ratio_plot

@@ -16,8 +16,7 @@ import numpy as np
 
 from surrogate.core.domain import EventSet, ObservedSample, PooledHistogram, Profile
 from surrogate.cosmology import observables as stats
-from surrogate.cosmology.formats import CAMELS_PARAMETERS, CONTRAST
-from surrogate.cosmology.power_spectrum import VARIED_PARAMETERS
+from surrogate.cosmology.formats import CONTRAST
 
 log = logging.getLogger(__name__)
 
@@ -106,22 +105,13 @@ def map_profiles(events: EventSet) -> dict[str, Profile]:
     }
 
 
-def default_parameter_names(n_columns: int) -> tuple[str, ...]:
-    """Names for unnamed parameter columns: the simulator's pair, the CAMELS six, or param_i."""
-    if n_columns == len(VARIED_PARAMETERS):
-        return VARIED_PARAMETERS
-    if n_columns == len(CAMELS_PARAMETERS):
-        return CAMELS_PARAMETERS
-    return tuple(f"param_{index}" for index in range(n_columns))
-
-
-def parameter_bins(reference: np.ndarray, candidate: np.ndarray,
-                   names: tuple[str, ...] | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def parameter_bins(names: tuple[str, ...], reference: np.ndarray,
+                   candidate: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """One bin per parameter point when there are at most MAX_POINT_BINS of them; otherwise
-    RANGE_BINS equal-width bins of each varied parameter over the reference's range."""
+    RANGE_BINS equal-width bins of each varied parameter over the reference's range. ``names`` label
+    the parameter columns."""
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
-    names = names or default_parameter_names(reference.shape[1])
     points = np.unique(reference, axis=0)
     if len(points) <= 1:
         return []
@@ -167,7 +157,7 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
         return None
     ref_profile, cand_profile = reference.profiles["power_spectrum"], candidate.profiles["power_spectrum"]
     groups = [("all maps", np.ones(len(reference), bool), np.ones(len(candidate), bool))]
-    groups += parameter_bins(reference.conditions, candidate.conditions, reference.condition_names)
+    groups += parameter_bins(reference.condition_names, reference.conditions, candidate.conditions)
     curves = []
     for label, ref_mask, cand_mask in groups:
         if ref_mask.sum() >= 2 and cand_mask.sum() >= 2:

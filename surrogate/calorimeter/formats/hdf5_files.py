@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from surrogate import __version__
+from surrogate._version import __version__
 from surrogate.errors import SurrogateError
 
 #: Rows written per HDF5 chunk aim at this many bytes (uncompressed).

@@ -1,4 +1,5 @@
-"""Click parameter types shared by the commands; they import only click, so ``--help`` stays fast."""
+"""Click parameter types shared by the commands, the CLI's and those a domain adds; they import only click, so
+``--help`` stays fast."""
 from __future__ import annotations
 
 import math

@@ -107,6 +107,11 @@ class CalorimeterDomain(Domain):
 
         return choose_architecture(self.geometry_of(layout), arch)
 
+    def model_option_defaults(self, layout: dict[str, Any], arch: str, *, legacy: bool = False) -> dict[str, str]:
+        from surrogate.calorimeter.models import option_defaults
+
+        return option_defaults(arch, legacy)
+
     def training_summaries(self, events: EventSet) -> dict[str, Any]:
         from surrogate.calorimeter.models import training_summaries
 

@@ -26,8 +26,9 @@ from surrogate.cosmology.transforms import (
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}
-#: The model option that sets each pixel transform's parameter.
+#: The model option that sets each pixel transform's parameter, and the parameter's default.
 TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
+TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
 
 
 class MapPreprocessor(torch.nn.Module):
@@ -45,7 +46,7 @@ class MapPreprocessor(torch.nn.Module):
         if transform not in ("s", "log"):
             raise SurrogateError(f"unknown pixel transform {transform!r}; choose s or log")
         self.transform = transform
-        default = DEFAULT_A if transform == "s" else DEFAULT_LOG_EPSILON
+        default = TRANSFORM_DEFAULT[transform]
         self.register_buffer("parameter", torch.tensor(float(default if parameter is None else parameter)))
         self.register_buffer("offset", torch.tensor(float(offset)))
         self.register_buffer("scale", torch.tensor(1.0))
@@ -89,6 +90,13 @@ class MapPreprocessor(torch.nn.Module):
         else:
             x = inverse_log_transform(y, self.parameter).clamp(min=0.0)
         return x * self.scale - self.offset
+
+
+def option_defaults(arch: str) -> dict[str, str]:
+    """The model option of ``arch``'s pixel transform at its default, as text ({} for an unknown arch, which
+    ``build_model`` refuses). These defaults never changed, so stored configs need no older ones."""
+    transform = ARCHITECTURES.get(arch)
+    return {} if transform is None else {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g")}
 
 
 def _check(config) -> tuple[str, float | None]:

@@ -117,6 +117,13 @@ class CalorimeterDomain(Domain):
 
         return training_summaries(self.geometry_of(events.layout), events)
 
+    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, Any], seed: int):
+        """The response chi2 per energy bin plus the worst summary's W1 / noise floor
+        (:mod:`surrogate.calorimeter.selection`)."""
+        from surrogate.calorimeter.selection import ResponseAndWorstScore
+
+        return ResponseAndWorstScore(summaries, holdout.conditions[:, 0], seed)
+
     def reference_simulator(self, layout: dict[str, Any]):
         from surrogate.calorimeter.reference import reference_simulator
 

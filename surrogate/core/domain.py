@@ -303,6 +303,18 @@ class Domain(abc.ABC):
         """
         return self.observables(events)
 
+    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, np.ndarray], seed: int):
+        """How the training loop ranks its exports (``model_best.pt`` is the lowest): a callable
+        ``score(generated, w1) -> {"score": float, ...}`` of the generated events' training summaries
+        (rows in the order of ``holdout``, generated at its conditions) and their W1 to ``summaries``,
+        those of ``holdout``. Extra entries are kept with the export's validation. Built once per run, so
+        it may precompute from ``holdout`` (``seed`` for anything random). Default:
+        :class:`surrogate.core.selection.SummaryScore`, the mean of W1 over each summary's spread.
+        """
+        from surrogate.core.selection import SummaryScore
+
+        return SummaryScore(summaries)
+
     # What `surrogate benchmark` needs.
 
     def reference_simulator(self, layout: dict[str, Any]) -> ReferenceSimulator | None:

@@ -63,10 +63,10 @@ DATASETS = {
     "calogan-photon": DataRecipe("calogan", "gamma", (1.0, 100.0)),
 }
 
-#: Settings shared by every budget; the budgets below change sizes and steps only.
+#: Settings shared by every budget; the budgets below change sizes and steps only. The model options are the
+#: library's defaults (the best found here); benchmarks/fidelity-configs/ holds the earlier configurations.
 _COMMON = dict(seed=1, batch_size=64, ema_halflife_kimg=2.0, log_every=50,
-               model={"arch": "dense", "latent_dim": 32, "generator_width": 64, "critic_width": 64, "depth": 2,
-                      "options": {"alpha": "1e-3", "cell_noise": "1.5", "response_weight": "3"}})
+               model={"arch": "dense", "latent_dim": 32, "generator_width": 64, "critic_width": 64, "depth": 2})
 
 #: TrainConfig entries of each budget, before ``--config`` changes them.
 BUDGETS: dict[str, dict[str, Any]] = {

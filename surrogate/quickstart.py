@@ -45,16 +45,14 @@ def simulate_file(path: Path, plan: QuickstartPlan, events: int, seed: int, work
 
 
 def train_config(plan: QuickstartPlan, data: Path):
-    """A small WGAN-GP configuration that learns the gross shower shape within a few CPU minutes, with the
-    options the fidelity benchmark found best (docs/training.md)."""
+    """A small WGAN-GP configuration that learns the gross shower shape within a few CPU minutes; its model
+    options are the library's defaults, the best the fidelity benchmark found (docs/training.md)."""
     from surrogate.core.config import ModelConfig, TrainConfig
 
     return TrainConfig(data=str(data), steps=plan.steps, batch_size=plan.batch_size, seed=plan.seed, device="cpu",
                        validate_every=plan.steps // 4, checkpoint_every=plan.steps // 4, log_every=25,
                        ema_halflife_kimg=2.0,
-                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2,
-                                         options={"alpha": "1e-3", "cell_noise": "1.5", "noise_profile": "1",
-                                                  "response_weight": "3", "calibrate": "1"}))
+                       model=ModelConfig(arch="dense", latent_dim=32, generator_width=64, critic_width=64, depth=2))
 
 
 def run_quickstart(out_dir: Path, plan: QuickstartPlan = QuickstartPlan(), *, workers: int = 2,

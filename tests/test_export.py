@@ -71,7 +71,8 @@ def test_shower_graph_matches_sample_in_mev(shower_run, tmp_path, capsys):
     one = onnx_events(out, energies_mev[3:4], sample_noise(model, 50, 7)[3:4])
     np.testing.assert_allclose(one[0], events[3], rtol=1e-5, atol=1e-4)
     metadata = {entry.key: entry.value for entry in onnx.load(str(out)).metadata_props}
-    assert metadata["condition_names"] == '["incident_energy_mev"]' and metadata["latent_dim"] == "8"
+    assert metadata["condition_names"] == '["incident_energy_mev"]'
+    assert metadata["latent_dim"] == str(8 + 36)  # z, and the default cell noise's one entry per cell
     assert [dim.dim_param for dim in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim][0] == "batch"
 
 

@@ -79,5 +79,27 @@ def test_budget_config_takes_the_changes_file_over_the_budget(fidelity, tmp_path
     config = fidelity.budget_config("quick", tmp_path / "data.h5", changes, "cpu")
     assert config.steps == 7 and config.model.generator_width == 32
     assert config.model.critic_width == fidelity.BUDGETS["quick"]["model"]["critic_width"]
-    assert config.model.options == {**fidelity.BUDGETS["quick"]["model"]["options"], "critic_features": "1"}
+    assert config.model.options == {"critic_features": "1"}  # the rest are the library's defaults
     assert config.batch_size == fidelity.BUDGETS["quick"]["batch_size"]
+
+
+def test_the_earlier_configurations_stay_expressible(fidelity, tmp_path):
+    """The table's rows from before the defaults moved: each config names the options those runs used."""
+    from surrogate.calorimeter.domain import DOMAIN
+    from surrogate.calorimeter.models import LEGACY_OPTION_DEFAULTS
+    from training_helpers import tiny_showers
+
+    configs = SCRIPT.parent / "fidelity-configs"
+    layout = tiny_showers(2, seed=0).layout
+
+    def options(name):
+        model = fidelity.budget_config("quick", tmp_path / "data.h5", configs / name, "cpu").model
+        return {key: float(value) for key, value in DOMAIN.resolve_model(layout, model).options.items()}
+
+    first = {"alpha": 1e-3, "cell_noise": 1.5, "response_weight": 3.0, "noise_profile": 0.0, "calibrate": 0.0,
+             "critic_features": 0.0}  # the benchmark's options until 2026-11-30, spelled out
+    assert options("first-baseline.toml") == first
+    assert options("noise-profile.toml") == {**first, "noise_profile": 1.0}
+    assert options("critic-features.toml") == {**first, "critic_features": 1.0}
+    assert options("noise-profile-calibrate.toml") == {**first, "noise_profile": 1.0, "calibrate": 1.0}
+    assert options("old-library-defaults.toml") == {key: float(value) for key, value in LEGACY_OPTION_DEFAULTS.items()}

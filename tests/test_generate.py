@@ -93,7 +93,7 @@ def test_preprocessed_generation_and_inverse_compose_to_sample(run_dir):
     np.testing.assert_array_equal(events.numpy(), model.sample(conditions.numpy(), seed=0))
     bf16 = model.generate_preprocessed(conditions, generator=torch.Generator().manual_seed(0), precision="bf16")
     assert bf16.shape == x.shape and torch.isfinite(bf16).all()
-    assert model.latent_dim == 8 and model.device == torch.device("cpu")
+    assert model.latent_dim == 8 + 36 and model.device == torch.device("cpu")  # z and the default cell noise
 
 
 def test_validate_warns_when_the_reference_is_the_training_data(run_dir, tmp_path, caplog):

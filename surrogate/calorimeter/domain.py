@@ -107,10 +107,22 @@ class CalorimeterDomain(Domain):
 
         return choose_architecture(self.geometry_of(layout), arch)
 
+    def model_option_defaults(self, layout: dict[str, Any], arch: str, *, legacy: bool = False) -> dict[str, str]:
+        from surrogate.calorimeter.models import option_defaults
+
+        return option_defaults(arch, legacy)
+
     def training_summaries(self, events: EventSet) -> dict[str, Any]:
         from surrogate.calorimeter.models import training_summaries
 
         return training_summaries(self.geometry_of(events.layout), events)
+
+    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, Any], seed: int):
+        """The response chi2 per energy bin plus the worst summary's W1 / noise floor
+        (:mod:`surrogate.calorimeter.selection`)."""
+        from surrogate.calorimeter.selection import ResponseAndWorstScore
+
+        return ResponseAndWorstScore(summaries, holdout.conditions[:, 0], seed)
 
     def reference_simulator(self, layout: dict[str, Any]):
         from surrogate.calorimeter.reference import reference_simulator

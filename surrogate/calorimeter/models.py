@@ -6,6 +6,8 @@ validation that the training loop logs.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from surrogate.calorimeter.geometry import CartesianLayer, Geometry, PolarLayer
@@ -15,6 +17,17 @@ from surrogate.core.domain import EventSet
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = ("dense", "conv", "layer-streams")
+#: Every model option and the range it may take (see :func:`surrogate.core.config.model_options`).
+OPTION_RANGES = {"alpha": "positive", "cell_noise": "non-negative", "noise_profile": "non-negative",
+                 "response_weight": "positive", "critic_features": "non-negative", "calibrate": "non-negative"}
+#: The options' defaults: the best configuration of the fidelity benchmark (docs/training.md), with which
+#: both shipped models were trained. Cell noise (and so its profile) is for the ``dense`` generator only.
+OPTION_DEFAULTS = {"alpha": 1e-3, "cell_noise": 1.5, "noise_profile": 1, "response_weight": 3, "calibrate": 1,
+                   "critic_features": 0}
+#: The defaults before 2026-11-30, when config.json recorded only the options given: a stored config
+#: that lacks an option was trained with these.
+LEGACY_OPTION_DEFAULTS = {"alpha": 1e-6, "cell_noise": 0, "noise_profile": 0, "response_weight": 1, "calibrate": 0,
+                          "critic_features": 0}
 #: The energy groups of the quick summaries: at most this many bands of consecutive layers.
 SUMMARY_BANDS = 5
 
@@ -43,6 +56,15 @@ def choose_architecture(geometry: Geometry, arch: str) -> str:
     return arch
 
 
+def option_defaults(arch: str, legacy: bool = False) -> dict[str, str]:
+    """The model options ``arch`` (``dense``, ``conv`` or ``layer-streams``) is built with when a config does
+    not give them, as text; ``legacy``: those of configs written before every option was recorded."""
+    defaults = dict(LEGACY_OPTION_DEFAULTS if legacy else OPTION_DEFAULTS)
+    if arch != "dense":
+        defaults.update(cell_noise=0, noise_profile=0)
+    return {name: format(value, "g") for name, value in defaults.items()}
+
+
 def build_model(geometry: Geometry, config, train_events: EventSet | None = None) -> tuple:
     """``(preprocessor, generator, critic)`` for showers of ``geometry``; ``config`` is a ModelConfig.
 
@@ -52,19 +74,17 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
     import torch
 
     from surrogate.calorimeter import networks
-    from surrogate.calorimeter.preprocessing import ALPHA, ShowerPreprocessor, value_groups
+    from surrogate.calorimeter.preprocessing import ShowerPreprocessor, value_groups
 
     arch = choose_architecture(geometry, config.arch)
     groups = value_groups(geometry)
-    options = model_options(config, {"alpha": "positive", "cell_noise": "non-negative",
-                                     "noise_profile": "non-negative", "response_weight": "positive",
-                                     "critic_features": "non-negative", "calibrate": "non-negative"}, "showers")
-    alpha, cell_noise = options.get("alpha", ALPHA), options.get("cell_noise", 0.0)
-    response_weight = options.get("response_weight", 1.0)
+    options = model_options(replace(config, options={**option_defaults(arch), **config.options}), OPTION_RANGES,
+                            "showers")
+    alpha, cell_noise, response_weight = options["alpha"], options["cell_noise"], options["response_weight"]
     if cell_noise > 0 and arch != "dense":
         raise SurrogateError(f"model option cell_noise is implemented for arch 'dense' only, not {arch!r}")
     calibration = None
-    if options.get("calibrate"):
+    if options["calibrate"]:
         from surrogate.calorimeter.calibration import CellSpectrumCalibration, calibration_rings
 
         calibration = CellSpectrumCalibration(torch.as_tensor(groups), calibration_rings(geometry))
@@ -75,7 +95,7 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
             raise SurrogateError(f"events have {int(np.prod(train_events.event_shape))} values, "
                                  f"geometry {geometry.name!r} has {geometry.n_values}")
         preprocessor.fit(train_events.events, train_events.conditions)
-        if cell_noise > 0 and options.get("noise_profile", 0) > 0:
+        if cell_noise > 0 and options["noise_profile"] > 0:
             cell_noise = cell_noise * cell_noise_profile(geometry, preprocessor, train_events)
     n_features, n_conditions = preprocessor.n_features, preprocessor.n_conditions
     sizes = dict(width=config.generator_width, depth=config.depth, conditioning=config.generator_conditioning,
@@ -91,7 +111,7 @@ def build_model(geometry: Geometry, config, train_events: EventSet | None = None
         generator = networks.DenseGenerator(config.latent_dim, n_conditions, n_features, cell_noise=cell_noise,
                                             **sizes)
     if arch != "conv":
-        physics = shower_features(geometry, preprocessor, train_events) if options.get("critic_features") else None
+        physics = shower_features(geometry, preprocessor, train_events) if options["critic_features"] else None
         critic = networks.DenseCritic(n_features, n_conditions, n_summary=1 + preprocessor.n_groups,
                                       physics=physics, **critic_sizes)
     return preprocessor, generator, critic

@@ -94,11 +94,13 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--data-option", "data_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
               help="Reader option for --data, repeatable (e.g. card=dataset.toml, binning=ds1.xml).")
 @click.option("--model-option", "model_options", multiple=True, callback=_key_value, metavar="KEY=VALUE",
-              help="Model setting of the data's domain, repeatable (maps: a=4 for s(x), epsilon=1e-3 for "
-                   "the log transform; showers: alpha=1e-6, cell_noise=1.5 for per-cell generator noise, "
-                   "noise_profile=1 to scale it by each cell's own spread, response_weight=3 to weigh "
-                   "E_tot/E_inc more, calibrate=1 for the cell-spectrum calibration, critic_features=1 for "
-                   "physics features in the critic). See docs/training.md.")
+              help="Model setting of the data's domain, repeatable; config.json records every one used. "
+                   "Maps: a (of s(x)) [default: 4], epsilon (of the log transform) [default: 1e-3]. Showers: "
+                   "alpha (offset in the logarithms) [default: 1e-3], cell_noise (per-cell generator noise, "
+                   "dense only) [default: 1.5], noise_profile (1: scaled by each cell's own spread) "
+                   "[default: 1], response_weight (to weigh E_tot/E_inc more) [default: 3], calibrate (1: "
+                   "the cell-spectrum calibration) [default: 1], critic_features (1: physics features in "
+                   "the critic) [default: 0]. See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
@@ -148,6 +150,6 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
         return
     if result.validation:
         click.echo(f"{run_dir}: step {result.step}, quick validation score {result.validation['score']:.3g} "
-                   f"(mean W1 / std of {len(result.validation) - 1} summaries; lower is better)")
+                   "(the checkpoint score of the data's domain, lower is better; see docs/training.md)")
     else:
         click.echo(f"{run_dir}: step {result.step}")

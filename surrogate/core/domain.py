@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
@@ -282,6 +283,23 @@ class Domain(abc.ABC):
         so that a run's config.json names it; by default ``arch`` as given."""
         return arch
 
+    def model_option_defaults(self, layout: dict[str, Any], arch: str, *, legacy: bool = False) -> dict[str, str]:
+        """Every model option (``ModelConfig.options``) ``build_model`` reads for the resolved ``arch``, with
+        the value it uses when a config does not give one, as text; by default none.
+
+        legacy: the values for a stored config (a run's config.json, an export) written before every
+            option was recorded: what the defaults were then, so old runs load as they were trained.
+        """
+        return {}
+
+    def resolve_model(self, layout: dict[str, Any], config: Any, *, legacy: bool = False) -> Any:
+        """``config`` (a ModelConfig) with the architecture ``build_model`` builds and every model option it
+        uses, so that a run's config.json and exports say what was trained; ``legacy`` as in
+        :meth:`model_option_defaults`."""
+        arch = self.resolve_architecture(layout, config.arch)
+        options = {**self.model_option_defaults(layout, arch, legacy=legacy), **config.options}
+        return dataclasses.replace(config, arch=arch, options=dict(sorted(options.items())))
+
     def training_summaries(self, events: EventSet) -> dict[str, np.ndarray]:
         """A few cheap per-event quantities (name -> (N,) float64) tracked during training.
 
@@ -289,6 +307,18 @@ class Domain(abc.ABC):
         every few hundred steps, so it must be fast. Defaults to :meth:`observables`.
         """
         return self.observables(events)
+
+    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, np.ndarray], seed: int):
+        """How the training loop ranks its exports (``model_best.pt`` is the lowest): a callable
+        ``score(generated, w1) -> {"score": float, ...}`` of the generated events' training summaries
+        (rows in the order of ``holdout``, generated at its conditions) and their W1 to ``summaries``,
+        those of ``holdout``. Extra entries are kept with the export's validation. Built once per run, so
+        it may precompute from ``holdout`` (``seed`` for anything random). Default:
+        :class:`surrogate.core.selection.SummaryScore`, the mean of W1 over each summary's spread.
+        """
+        from surrogate.core.selection import SummaryScore
+
+        return SummaryScore(summaries)
 
     # What `surrogate benchmark` needs.
 

@@ -9,6 +9,7 @@ network (no conversion to physical units) on tensors already on the device, and
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -222,6 +223,7 @@ def load(run_dir: str | os.PathLike, *, which: str = "best", device: str | torch
     export = checkpoint.load(path, checkpoint.EXPORT_KIND)
     domain = domain_named(export["domain"])
     config = from_dict(TrainConfig, export["config"], path)
+    config = dataclasses.replace(config, model=domain.resolve_model(export["layout"], config.model, legacy=True))
     preprocessor, generator, _ = build_checked(domain, export["layout"], config.model)
     try:
         preprocessor.load_state_dict(export["preprocessor"])

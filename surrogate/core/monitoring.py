@@ -23,8 +23,9 @@ class QuickValidation:
     """W1 of the domain's ``training_summaries`` between held-out events and generated ones.
 
     The generated events use the held-out conditions and the same noise every time (``seed``), so
-    successive scores differ only through the generator. ``score`` is the mean over summaries of W1
-    divided by the held-out summary's standard deviation: scale-free, lower is better.
+    successive scores differ only through the generator. ``score`` (lower is better) is the domain's
+    :meth:`~surrogate.core.domain.Domain.checkpoint_score`; by default the mean over summaries of W1
+    divided by the held-out summary's standard deviation.
     """
 
     def __init__(self, domain: Domain, holdout: EventSet, seed: int, batch_size: int = 4096):
@@ -36,7 +37,7 @@ class QuickValidation:
         self.seed = seed
         self.batch_size = batch_size
         self.reference = domain.training_summaries(holdout)
-        self.scales = {name: float(np.std(values)) or 1.0 for name, values in self.reference.items()}
+        self.score = domain.checkpoint_score(holdout, self.reference, seed)
 
     @property
     def names(self) -> list[str]:
@@ -60,9 +61,7 @@ class QuickValidation:
         generated = self.domain.training_summaries(
             EventSet(self.holdout.conditions, events, self.holdout.condition_names, dict(self.holdout.layout)))
         w1 = {name: float(self._w1(self.reference[name], generated[name])) for name in self.names}
-        finite = [w1[name] / self.scales[name] for name in self.names if math.isfinite(w1[name])]
-        score = float(np.mean(finite)) if len(finite) == len(w1) else math.inf
-        return {"score": score, **{f"w1/{name}": value for name, value in w1.items()}}
+        return {**self.score(generated, w1), **{f"w1/{name}": value for name, value in w1.items()}}
 
 
 class TrainingLog:

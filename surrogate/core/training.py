@@ -125,8 +125,9 @@ class _Trainer:
             raise SurrogateError(f"batch size {config.batch_size} is not divisible by {context.world_size} processes")
         self.domain = domain or domain_for_file(config.data)
         train_events, holdout = self._read_data()
-        arch = self.domain.resolve_architecture(self.layout, config.model.arch)  # config.json names the one used
-        self.config = config = dataclasses.replace(config, model=dataclasses.replace(config.model, arch=arch))
+        # config.json names the architecture and every model option used (a resumed run's config may predate that)
+        model = self.domain.resolve_model(self.layout, config.model, legacy=saved_state is not None)
+        self.config = config = dataclasses.replace(config, model=model)
         self.calibration_events = train_events.subset(np.arange(min(len(train_events), CALIBRATION_EVENTS)))
         self._build_networks(train_events, saved_state)
         self._build_optimizers()
@@ -213,9 +214,10 @@ class _Trainer:
         """The saved config, with only :data:`RESUMABLE_CHANGES` taken from the request."""
         path = self.run_dir / checkpoint.CONFIG_FILE
         saved = resolve(from_dict(TrainConfig, checkpoint.read_json(path), path))
-        if requested.model.arch == "auto":  # the saved config names the architecture "auto" chose
-            requested = dataclasses.replace(requested, model=dataclasses.replace(requested.model,
-                                                                                 arch=saved.model.arch))
+        # the saved config names the architecture "auto" chose and the model options the request leaves out
+        arch = saved.model.arch if requested.model.arch == "auto" else requested.model.arch
+        requested = dataclasses.replace(requested, model=dataclasses.replace(
+            requested.model, arch=arch, options={**saved.model.options, **requested.model.options}))
         comparable = dataclasses.replace(requested, data=requested.data or saved.data,
                                          **{key: getattr(saved, key) for key in RESUMABLE_CHANGES})
         differing = _first_difference(to_dict(comparable), to_dict(saved))

@@ -101,6 +101,11 @@ class CosmologyDomain(Domain):
     def resolve_architecture(self, layout: dict[str, Any], arch: str) -> str:
         return "dcgan" if arch == "auto" else arch
 
+    def model_option_defaults(self, layout: dict[str, Any], arch: str, *, legacy: bool = False) -> dict[str, str]:
+        from surrogate.cosmology.models import option_defaults
+
+        return option_defaults(arch)
+
     def reference_simulator(self, layout: dict[str, Any]):
         from surrogate.cosmology.simulation import reference_simulator
 

@@ -5,8 +5,9 @@
 "auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
 the log transform (default 1e-3), and ``spectral_weight`` (default 0: off), the weight of the generator's
-power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training. ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved
-per doubling, at least 32), ``depth`` the convolutions per resolution (1 to 3).
+power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training.
+``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
+``depth`` the convolutions per resolution (1 to 3).
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ from surrogate.cosmology.transforms import (
 from surrogate.errors import SurrogateError
 
 ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}
-#: The model option that sets each pixel transform's parameter.
+#: The model option that sets each pixel transform's parameter, and the parameter's default.
 TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
+TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
 
 
 class MapPreprocessor(torch.nn.Module):
@@ -50,7 +52,7 @@ class MapPreprocessor(torch.nn.Module):
         if transform not in ("s", "log"):
             raise SurrogateError(f"unknown pixel transform {transform!r}; choose s or log")
         self.transform = transform
-        default = DEFAULT_A if transform == "s" else DEFAULT_LOG_EPSILON
+        default = TRANSFORM_DEFAULT[transform]
         self.register_buffer("parameter", torch.tensor(float(default if parameter is None else parameter)))
         self.register_buffer("offset", torch.tensor(float(offset)))
         self.register_buffer("scale", torch.tensor(1.0))
@@ -94,6 +96,16 @@ class MapPreprocessor(torch.nn.Module):
         else:
             x = inverse_log_transform(y, self.parameter).clamp(min=0.0)
         return x * self.scale - self.offset
+
+
+def option_defaults(arch: str) -> dict[str, str]:
+    """The model options of ``arch`` at their defaults, as text: its pixel transform's parameter and
+    spectral_weight 0 (off) ({} for an unknown arch, which ``build_model`` refuses). These defaults never
+    changed, so stored configs need no older ones."""
+    transform = ARCHITECTURES.get(arch)
+    if transform is None:
+        return {}
+    return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"), "spectral_weight": "0"}
 
 
 def _check(config) -> tuple[str, float | None, float]:

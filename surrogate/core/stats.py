@@ -260,7 +260,7 @@ def _sample_units(rng: np.random.Generator, sample: np.ndarray,
     return sample, dense_groups(groups)
 
 
-def _bootstrap_counts(rng: np.random.Generator, units: np.ndarray | None, n_events: int,
+def bootstrap_counts(rng: np.random.Generator, units: np.ndarray | None, n_events: int,
                       replicas: int) -> np.ndarray:
     """How often each event is drawn in a bootstrap replica (replicas, n_events): events drawn n_events
     times with replacement, or, with groups (dense ``units``), whole groups drawn as often as there are."""
@@ -291,8 +291,8 @@ def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamp
     positions = positions[order]
     values = []
     for replicas in _replica_blocks(n_resamples, m + n):
-        drawn_a = _bootstrap_counts(rng, reference_units, m, replicas)
-        drawn_b = _bootstrap_counts(rng, candidate_units, n, replicas)
+        drawn_a = bootstrap_counts(rng, reference_units, m, replicas)
+        drawn_b = bootstrap_counts(rng, candidate_units, n, replicas)
         difference = np.concatenate([drawn_a / drawn_a.sum(axis=1, keepdims=True),
                                      -drawn_b / drawn_b.sum(axis=1, keepdims=True)], axis=1)
         difference = np.ascontiguousarray(difference[:, order])  # row order, as the sums expect
@@ -432,8 +432,8 @@ def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_co
             part_a, part_b = in_a @ sub_reference, ~in_a @ sub_reference
             keep = (part_a.sum(axis=1) > 0) & (part_b.sum(axis=1) > 0)
             group_floors.append(_per_unit_size(w1_on_grid(centers, part_a[keep], part_b[keep]), in_a[keep]))
-        ref_star = _bootstrap_counts(rng, reference_units, sub_m, replicas) @ sub_reference
-        cand_star = _bootstrap_counts(rng, candidate_units, sub_n, replicas) @ sub_candidate
+        ref_star = bootstrap_counts(rng, reference_units, sub_m, replicas) @ sub_reference
+        cand_star = bootstrap_counts(rng, candidate_units, sub_n, replicas) @ sub_candidate
         errors.append(_masked_w1(centers, ref_star, cand_star))
     floor = _mean(floors) * _size_scale(size_a, size_b, m, n)
     if reference_units is not None:

@@ -173,3 +173,19 @@ def test_generate_checks_condition_options(tmp_path, capsys):
                             (("omega_m=0.3", "omega_m=0.2"), "given twice")):
         with pytest.raises(SurrogateError, match=message):
             condition_row(values, ("omega_m", "sigma8"), tmp_path)
+
+
+def test_map_datasets_differ_only_in_resolution_and_budgets_follow_the_protocol(fidelity, tmp_path):
+    import dataclasses
+
+    small, large = fidelity.DATASETS["maps-64"], fidelity.DATASETS["maps-128"]
+    assert dataclasses.replace(small, grid=128, map_size=128) == large
+    for recipe in (small, large):
+        edges = fidelity.power_band_edges(recipe)
+        assert len(edges) == 7 and edges[-1] == pytest.approx(np.pi * recipe.map_size / 256.0 / 2)
+        assert edges[0] < 2 * np.pi / 256.0 < edges[1] and np.all(np.diff(edges) > 0)
+    config = fidelity.budget_config("long", tmp_path / "maps.h5", None, "cpu", fidelity.MAP_BUDGETS)
+    assert (config.steps, config.validate_every, config.checkpoint_every, config.batch_size, config.seed) == (
+        3000, 250, 250, 32, 1)
+    assert config.loss.name == "r1" and (config.model.generator_width, config.model.critic_width,
+                                         config.model.depth, config.model.latent_dim) == (64, 64, 1, 64)

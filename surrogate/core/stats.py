@@ -261,7 +261,7 @@ def _sample_units(rng: np.random.Generator, sample: np.ndarray,
 
 
 def bootstrap_counts(rng: np.random.Generator, units: np.ndarray | None, n_events: int,
-                      replicas: int) -> np.ndarray:
+                     replicas: int) -> np.ndarray:
     """How often each event is drawn in a bootstrap replica (replicas, n_events): events drawn n_events
     times with replacement, or, with groups (dense ``units``), whole groups drawn as often as there are."""
     if units is None:
@@ -295,7 +295,7 @@ def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamp
         drawn_b = bootstrap_counts(rng, candidate_units, n, replicas)
         difference = np.concatenate([drawn_a / drawn_a.sum(axis=1, keepdims=True),
                                      -drawn_b / drawn_b.sum(axis=1, keepdims=True)], axis=1)
-        difference = np.ascontiguousarray(difference[:, order])  # row order, as the sums expect
+        difference = np.ascontiguousarray(difference[:, order])  # C order: BLAS sums it as it always did
         values.append(_w1_of_difference(positions, difference))
     return _std(values) * _size_scale(m, n, len(reference), len(candidate))
 

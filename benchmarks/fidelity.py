@@ -400,7 +400,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "dataset": args.dataset, "recipe": asdict(recipe), "reference_seed": reference_seed,
         "budget": None if args.model else args.budget, "label": args.label,
-        "model": str(model_source), "config": None if config is None else to_dict(config),
+        "model": str(model_source), "step": model.metadata.get("step"),
+        "config": None if config is None else to_dict(config),
         "device": device, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "commit": commit(), "date": datetime.date.today().isoformat(), "seconds": seconds,
         "median_ratio": summary["median_ratio"], "worst_ratio": summary["worst_ratio"], "worst": summary["worst"],
@@ -473,9 +474,8 @@ def map_markdown_row(result: dict[str, Any]) -> str:
     """One row of docs/cosmology.md's map fidelity table."""
     targets = result["targets"]
     auc = result["classifier_auc"]
-    steps = result["config"]["steps"] if result["config"] else "-"
     return (f"| {result['date']} | {result['commit']} | {result['dataset']} | {result['budget'] or 'model'} | "
-            f"{result['label']} | {steps} | {result['seconds'].get('train', 0):.0f} | "
+            f"{result['label']} | {result['step']} | {result['seconds'].get('train', 0):.0f} | "
             f"{targets['power_training_points']['value']:.1%} | {targets['power_held_out']['value']:.1%} | "
             f"{result['median_ratio']:.2f} | {result['worst_ratio']:.1f} ({result['worst']}) | "
             f"{'-' if auc is None else f'{auc:.3f}'} |")

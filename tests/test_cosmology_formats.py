@@ -41,6 +41,16 @@ def test_nbody_layout_round_trips_and_is_detected(tmp_path):
     assert np.array_equal(again.events, events.events) and again.layout["redshift"] == 0.5
     summary = DOMAIN.inspect(path)
     assert summary["maps"] == 6 and summary["omega_m"] == [0.25, 0.3]
+    assert events.groups is None and again.groups is None  # no map_run: every map independent
+
+
+def test_the_box_of_each_map_is_its_group(tmp_path):
+    path = tmp_path / "boxes.h5"
+    formats.write_nbody(path, random_maps(6), np.array([[0.3, 0.8]] * 6), ("omega_m", "sigma8"),
+                        {"box_mpc_h": 100.0, "quantity": "density_contrast"}, map_run=[0, 0, 0, 1, 1, 1])
+    assert DOMAIN.read(path, start=2, stop=5).groups.tolist() == [0, 1, 1]
+    assert [chunk.groups.tolist() for chunk in DOMAIN.iter_read(path, chunk_events=4)] == [[0, 0, 0, 1], [1, 1]]
+    assert DOMAIN.read(path).subset([5, 0]).groups.tolist() == [1, 0]
 
 
 def write_gadget(path, positions_kpc_h, box_kpc_h, files=1, unit_cm=None):

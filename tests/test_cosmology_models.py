@@ -144,7 +144,8 @@ def test_train_generate_validate_end_to_end(tmp_path):
     data = tmp_path / "maps.h5"
     events = lognormal_maps(48, size=64)
     formats.write_nbody(data, events.events, events.conditions, NAMES,
-                        {"box_mpc_h": 100.0, "redshift": 0.0, "quantity": formats.CONTRAST})
+                        {"box_mpc_h": 100.0, "redshift": 0.0, "quantity": formats.CONTRAST},
+                        map_run=np.arange(48) // 6)
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--data", str(data), "--loss", "r1", "--steps", "20", "--out",
                                  str(tmp_path / "run"), "--batch-size", "8", "--width", "32", "--depth", "1",
@@ -177,4 +178,5 @@ def test_train_generate_validate_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert "pixel_std" in metrics["observables"]
+    assert metrics["settings"]["groups"] == {"reference": 8, "candidate": None}  # boxes resampled whole
     assert (tmp_path / "report" / "plots" / "power_spectrum_ratio.png").exists()

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from training_helpers import one_torch_thread
@@ -103,3 +104,110 @@ def test_the_earlier_configurations_stay_expressible(fidelity, tmp_path):
     assert options("critic-features.toml") == {**first, "critic_features": 1.0}
     assert options("noise-profile-calibrate.toml") == {**first, "noise_profile": 1.0, "calibrate": 1.0}
     assert options("old-library-defaults.toml") == {key: float(value) for key, value in LEGACY_OPTION_DEFAULTS.items()}
+
+
+@pytest.fixture()
+def toy_maps(fidelity, monkeypatch):
+    """The benchmark with a toy map dataset (16-pixel maps of a 64 Mpc/h box, 2 steps) and budget."""
+    toy = fidelity.MapRecipe(grid=16, map_size=16, box_mpc_h=64.0, steps=2, train_runs=6, maps_per_run=4,
+                             reference_boxes=3, power_bands=3)
+    monkeypatch.setitem(fidelity.DATASETS, "toy-maps", toy)
+    budget = {**fidelity.MAP_BUDGETS["quick"], "steps": 4, "validate_every": 2, "checkpoint_every": 2, "log_every": 2,
+              "batch_size": 8, "model": {"latent_dim": 8, "generator_width": 8, "critic_width": 8, "depth": 1}}
+    monkeypatch.setitem(fidelity.MAP_BUDGETS, "toy", budget)
+    return fidelity
+
+
+@pytest.mark.slow
+def test_map_benchmark_reports_power_per_point_and_ships_a_map_model(toy_maps, tmp_path, capsys):
+    import h5py
+
+    import surrogate
+    from surrogate import pretrained
+    from surrogate.cli import main
+
+    fidelity = toy_maps
+    cache, out = tmp_path / "cache", tmp_path / "result"
+    with one_torch_thread():
+        fidelity.main(["--dataset", "toy-maps", "--budget", "toy", "--cache", str(cache), "--out", str(out),
+                       "--label", "test", "--ship"])
+    result = json.loads((out / "fidelity.json").read_text())
+    assert result["config"]["steps"] == 4 and result["config"]["loss"]["name"] == "r1"
+    # the reference: three boxes at three training points and at the held-out point, told apart by box
+    training, reference = (next(cache.glob(f"toy-maps-{role}-*.h5")) for role in ("train", "reference"))
+    with h5py.File(training) as handle:
+        runs = np.unique(handle["parameters"][:], axis=0)
+    points = result["points"]
+    assert [point["held_out"] for point in points] == [False, False, False, True]
+    assert (points[3]["omega_m"], points[3]["sigma8"]) == (0.30, 0.80)
+    for point in points[:3]:
+        assert any(np.allclose(run, [point["omega_m"], point["sigma8"]]) for run in runs)
+    assert all(point["n_boxes"] == 3 and point["n_reference"] == 12 == point["n_candidate"] for point in points)
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert metrics["settings"]["groups"] == {"reference": 12, "candidate": None}
+    # P(k) ratio in three bands from the fundamental mode to half Nyquist, with box-resampled errors
+    edges = result["power_bands_h_mpc"]
+    assert len(edges) == 4 and edges[-1] == pytest.approx(np.pi * 16 / 64 / 2)
+    assert edges[0] < 2 * np.pi / 64 < edges[1]
+    for entry in [result["all"], *points]:
+        assert len(entry["power_ratio"]) == 3 and all(error > 0 for error in entry["power_error"])
+        assert entry["max_power_deviation"] == pytest.approx(max(abs(r - 1) for r in entry["power_ratio"]))
+    assert points[0]["worst_ratio"] == max(points[0]["ratios"].values())
+    targets = result["targets"]
+    assert targets["power_held_out"]["value"] == points[3]["max_power_deviation"]
+    assert targets["classifier_auc"]["met"] == (result["classifier_auc"] <= 0.70)
+    printed = capsys.readouterr().out
+    assert result["step"] in (2, 4) and f"| toy-maps | toy | test | {result['step']} |" in printed and "held-out (omega_m 0.3000, sigma8 0.8000)" in printed
+
+    # shipped: loads by name, listed with its parameter ranges, generates by parameter values
+    assert pretrained.names() == ["toy-maps"]
+    model = surrogate.load("toy-maps")
+    card = model.metadata["card"]
+    assert card["domain"] == "cosmology" and card["parameter_ranges"] == {"omega_m": [0.2, 0.4], "sigma8": [0.7, 0.9]}
+    assert card["fidelity"]["targets"] == targets and card["fidelity"]["points"] == points
+    assert model.sample([[0.3, 0.8]]).shape == (1, 16, 16)
+    main(["models"])
+    assert "16x16 maps of 64 Mpc/h, omega_m 0.2-0.4, sigma8 0.7-0.9" in capsys.readouterr().out
+    generated = tmp_path / "m.h5"
+    main(["generate", "toy-maps", "--condition", "sigma8=0.8", "--condition", "omega_m=0.3", "--events", "3",
+          "--out", str(generated), "--device", "cpu"])
+    with h5py.File(generated) as handle:
+        assert handle["maps"].shape == (3, 16, 16) and handle["parameters"][:].tolist() == [[0.3, 0.8]] * 3
+
+    # an existing model against a fresh reference: the training maps are not simulated again
+    mtime = training.stat().st_mtime_ns
+    with one_torch_thread():
+        fidelity.main(["--dataset", "toy-maps", "--model", "toy-maps", "--reference-seed", "7", "--cache", str(cache),
+                       "--out", str(tmp_path / "again")])
+    again = json.loads((tmp_path / "again" / "fidelity.json").read_text())
+    assert again["reference_seed"] == 7 and again["budget"] is None
+    assert [(p["omega_m"], p["sigma8"]) for p in again["points"]] == [(p["omega_m"], p["sigma8"]) for p in points]
+    assert training.stat().st_mtime_ns == mtime and len(list(cache.glob("toy-maps-reference-*.h5"))) == 2
+
+
+def test_generate_checks_condition_options(tmp_path, capsys):
+    from surrogate.commands.generate import condition_row
+    from surrogate.errors import SurrogateError
+
+    assert condition_row(("sigma8=0.8", "omega_m=0.3"), ("omega_m", "sigma8"), tmp_path) == [0.3, 0.8]
+    for values, message in ((("omega_m=0.3",), "missing: sigma8"), (("omega_m=0.3", "sigma8=x"), "finite number"),
+                            (("omega_m=0.3", "sigma8=0.8", "h=0.7"), "unknown: h"),
+                            (("omega_m=0.3", "omega_m=0.2"), "given twice")):
+        with pytest.raises(SurrogateError, match=message):
+            condition_row(values, ("omega_m", "sigma8"), tmp_path)
+
+
+def test_map_datasets_differ_only_in_resolution_and_budgets_follow_the_protocol(fidelity, tmp_path):
+    import dataclasses
+
+    small, large = fidelity.DATASETS["maps-64"], fidelity.DATASETS["maps-128"]
+    assert dataclasses.replace(small, grid=128, map_size=128) == large
+    for recipe in (small, large):
+        edges = fidelity.power_band_edges(recipe)
+        assert len(edges) == 7 and edges[-1] == pytest.approx(np.pi * recipe.map_size / 256.0 / 2)
+        assert edges[0] < 2 * np.pi / 256.0 < edges[1] and np.all(np.diff(edges) > 0)
+    config = fidelity.budget_config("long", tmp_path / "maps.h5", None, "cpu", fidelity.MAP_BUDGETS)
+    assert (config.steps, config.validate_every, config.checkpoint_every, config.batch_size, config.seed) == (
+        3000, 250, 250, 32, 1)
+    assert config.loss.name == "r1" and (config.model.generator_width, config.model.critic_width,
+                                         config.model.depth, config.model.latent_dim) == (64, 64, 1, 64)

@@ -57,7 +57,16 @@ def test_conditions_from_a_data_file_or_a_table(run_dir, tmp_path, kind):
 
 def test_bad_requests_are_one_line_errors(run_dir, tmp_path, capsys):
     assert run_cli("generate", str(run_dir), "--out", str(tmp_path / "x.h5")) == 2
-    assert "either --conditions FILE or --energy GEV" in capsys.readouterr().err
+    assert "give one of --conditions FILE, --energy GEV" in capsys.readouterr().err
+    assert run_cli("generate", str(run_dir), "--condition", "incident_energy_mev=1000", "--out",
+                   str(tmp_path / "x.h5")) == 2
+    assert "--condition needs --events N" in capsys.readouterr().err
+    assert run_cli("generate", str(run_dir), "--condition", "omega_m=0.3", "--events", "2", "--out",
+                   str(tmp_path / "x.h5")) == 2
+    assert "conditioned on incident_energy_mev; unknown: omega_m" in capsys.readouterr().err
+    assert run_cli("generate", str(run_dir), "--condition", "incident_energy_mev=1500", "--events", "2", "--out",
+                   str(tmp_path / "at.h5"), "--device", "cpu") == 0
+    assert DOMAIN.read(tmp_path / "at.h5").conditions.tolist() == [[1500.0], [1500.0]]
     assert run_cli("generate", str(tmp_path / "nowhere"), "--energy", "1", "--events", "2", "--out",
                    str(tmp_path / "x.h5")) == 2
     assert "no such run directory" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``surrogate generate``: sample a trained surrogate into a file in the training data's layout."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -26,8 +27,12 @@ MAX_EVENTS = 10**9
                    "(for showers: incident energies in MeV), or any data file surrogate reads (its conditions).")
 @click.option("--energy", type=FiniteFloat(min=0, min_open=True),
               help="Incident energy in GeV for all events (with --events; showers only).")
+@click.option("--condition", "condition_values", multiple=True, metavar="NAME=VALUE",
+              help="One condition for all events, in the model's units (with --events; repeat for each of the "
+                   "model's conditions, e.g. --condition omega_m=0.3 --condition sigma8=0.8).")
 @click.option("--events", type=click.IntRange(min=1, max=MAX_EVENTS),
-              help="Number of events at --energy (at most 10^9 per file; split larger productions by --seed).")
+              help="Number of events at --energy or --condition (at most 10^9 per file; split larger productions "
+                   "by --seed).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
               "training data.")
 @overwrite_option
@@ -45,8 +50,8 @@ MAX_EVENTS = 10**9
 @click.option("--cuda-graphs", is_flag=True,
               help="Replay each batch from a CUDA graph captured once (CUDA only; pays off for small "
                    "--batch-size, where launching kernels dominates).")
-def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, device, batch_size, which, precision,
-             compile_, cuda_graphs, reader_options: dict) -> None:
+def generate(run_dir, conditions_file, energy, condition_values, events, out, overwrite, seed, device, batch_size,
+             which, precision, compile_, cuda_graphs, reader_options: dict) -> None:
     """Generate events with the surrogate trained in RUN_DIR and write them to --out.
 
     Batches are generated on the device while the previous batch is written, so memory stays at a
@@ -57,6 +62,7 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
       surrogate generate runs/ds2 --conditions showers.h5 --out generated.h5
       surrogate generate runs/ds2 --energy 50 --events 10000 --out e50.h5
       surrogate generate runs/ds2 --conditions showers.h5 --out generated.root --device cuda --compile
+      surrogate generate maps-64 --condition omega_m=0.3 --condition sigma8=0.8 --events 10 --out m.h5
     """
     import numpy as np
     from tqdm import tqdm
@@ -66,10 +72,11 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
     from surrogate.core.generation import FastPath, generate_to_file
     from surrogate.core.model import load
 
-    if (conditions_file is None) == (energy is None):
-        raise SurrogateError("give either --conditions FILE or --energy GEV with --events N")
-    if energy is not None and events is None:
-        raise SurrogateError("--energy needs --events N")
+    if [conditions_file is not None, energy is not None, bool(condition_values)].count(True) != 1:
+        raise SurrogateError("give one of --conditions FILE, --energy GEV with --events N, or --condition NAME=VALUE "
+                             "(one per condition) with --events N")
+    if conditions_file is None and events is None:
+        raise SurrogateError(f"{'--energy' if energy is not None else '--condition'} needs --events N")
     check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     fast_path = FastPath(compile=compile_, cuda_graphs=cuda_graphs)
     target = resolve_device(device)
@@ -77,6 +84,9 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
     model = load(run_dir, which=which, device=target)
     if conditions_file is not None:
         conditions = read_conditions(conditions_file, model.condition_names, reader_options)
+    elif condition_values:
+        row = condition_row(condition_values, model.condition_names, run_dir)
+        conditions = np.broadcast_to(row, (events, len(row)))  # one row, no memory per event
     else:
         if len(model.condition_names) != 1 or not model.condition_names[0].endswith(ENERGY_SUFFIX):
             raise SurrogateError(f"--energy applies to models conditioned on one energy in MeV; this one is "
@@ -88,3 +98,26 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
     how = "" if report.path == "eager" else f", {report.path}"
     click.echo(f"wrote {report.events} events to {out} ({report.events_per_second:.3g} events/s on "
                f"{report.device}{how})")
+
+
+def condition_row(values: tuple[str, ...], condition_names: tuple[str, ...], run_dir: Path) -> list[float]:
+    """``--condition NAME=VALUE`` options as one row in the model's condition order; every condition once."""
+    given: dict[str, float] = {}
+    for text in values:
+        name, _, value = text.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not name or not math.isfinite(number):
+            raise SurrogateError(f"--condition takes NAME=VALUE with a finite number, not {text!r}")
+        if name in given:
+            raise SurrogateError(f"--condition {name} is given twice")
+        given[name] = number
+    unknown = sorted(set(given) - set(condition_names))
+    missing = [name for name in condition_names if name not in given]
+    if unknown or missing:
+        raise SurrogateError(f"the model is conditioned on {', '.join(condition_names)}; "
+                             + (f"unknown: {', '.join(unknown)}" if unknown else f"missing: {', '.join(missing)}"),
+                             run_dir)
+    return [given[name] for name in condition_names]

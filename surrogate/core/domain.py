@@ -30,12 +30,16 @@ class EventSet:
     events: (N, *event_shape) float32 in the domain's physical units (MeV for showers).
     layout: JSON-serialisable description of the file layout the events came from, enough for the
         domain to write events back in that layout (``{"domain": ..., "format": ..., ...}``).
+    groups: optional (N,) int64 id of the unit each event shares its randomness with (the N-body box
+        a map is cut from). Validation resamples whole groups for its noise floors and errors; None
+        (generated files, showers) means every event is independent.
     """
 
     conditions: np.ndarray
     events: np.ndarray
     condition_names: tuple[str, ...]
     layout: dict[str, Any] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.conditions.ndim != 2 or len(self.conditions) != len(self.events):
@@ -44,6 +48,8 @@ class EventSet:
             )
         if self.conditions.shape[1] != len(self.condition_names):
             raise ValueError(f"{self.conditions.shape[1]} condition columns, names {self.condition_names}")
+        if self.groups is not None and self.groups.shape != (len(self.events),):
+            raise ValueError(f"groups {self.groups.shape} do not give one id per event ({len(self.events)})")
 
     def __len__(self) -> int:
         return len(self.events)
@@ -54,7 +60,8 @@ class EventSet:
 
     def subset(self, index) -> "EventSet":
         """The events selected by a slice, boolean mask or index array, same layout."""
-        return EventSet(self.conditions[index], self.events[index], self.condition_names, dict(self.layout))
+        return EventSet(self.conditions[index], self.events[index], self.condition_names, dict(self.layout),
+                        None if self.groups is None else self.groups[index])
 
 
 @dataclass
@@ -91,6 +98,7 @@ class ObservedSample:
 
     scalars: name -> (N,) float64, one value per event (what :meth:`Domain.observables` returns).
     pooled / profiles: what :meth:`Domain.pooled_observables` / :meth:`Domain.profiles` return.
+    groups: the events' group ids (see :class:`EventSet`), or None when every event is independent.
     """
 
     conditions: np.ndarray
@@ -99,6 +107,7 @@ class ObservedSample:
     pooled: dict[str, PooledHistogram] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
     layout: dict[str, Any] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.conditions)

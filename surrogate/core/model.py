@@ -88,8 +88,11 @@ class Surrogate:
     @property
     def trained_range(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(low, high) of each condition over the training file (for a shipped model: the energy range of
-        its card, in MeV), None when it is not known."""
+        its card, in MeV, or its parameter ranges), None when it is not known."""
         card = self.metadata.get("card")
+        if card is not None and "parameter_ranges" in card:
+            ranges = card["parameter_ranges"]
+            return tuple(np.array([ranges[name][side] for name in self.condition_names]) for side in (0, 1))
         if card is not None:
             return tuple(np.array([value * 1e3]) for value in card["energy_range_gev"])
         conditions = self.training_conditions

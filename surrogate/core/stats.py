@@ -10,6 +10,11 @@
   split by its ROC AUC (0.5 = indistinguishable), and its floor: the same test between two halves of
   the reference.
 
+Events may come in correlated *groups* (the maps cut from one N-body box): given group ids, the floors
+split and the errors resample whole groups, and the classifier keeps each group on one side of its
+train/test split, so that the numbers describe independent boxes, not independent maps. Without group
+ids every event is its own group and nothing changes.
+
 Everything random takes an explicit seed; none of it touches global random state. The estimators are
 described in docs/validation.md.
 """
@@ -143,6 +148,63 @@ def _capped(rng: np.random.Generator, sample: np.ndarray) -> np.ndarray:
     return sample[np.sort(rng.choice(len(sample), MAX_RESAMPLED_EVENTS, replace=False))]
 
 
+def dense_groups(groups: np.ndarray) -> np.ndarray:
+    """Group ids renumbered 0..G-1 (in order of first sorted id), int64."""
+    return np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _group_split(rng: np.random.Generator, units: np.ndarray, size_a: int, replicas: int) -> np.ndarray:
+    """(replicas, n_events) booleans: each row puts a random ``size_a`` of the groups (dense ``units``) in part A."""
+    return _split_masks(rng, int(units.max()) + 1, size_a, replicas)[:, units]
+
+
+def _per_unit_size(values: np.ndarray, in_a: np.ndarray) -> np.ndarray:
+    """W1 of each split replica divided by sqrt(1/a + 1/b) (a, b: the events in each part), so that
+    replicas whose groups happened to give unequal parts estimate one scale."""
+    size_a = in_a.sum(axis=1)
+    return values / np.sqrt(1.0 / size_a + 1.0 / (in_a.shape[1] - size_a))
+
+
+def _combined_floor(group_scale: float, event_scale: float, m: int, n: int, candidate_grouped: bool) -> float:
+    """Floor at sizes (m, n) from W1 per sqrt(1/a + 1/b): the reference's part with its groups kept
+    together, the candidate's with groups like the reference's or, when its events are independent
+    (generated maps), with the scale of independent events."""
+    candidate_scale = group_scale if candidate_grouped else event_scale
+    return float(np.sqrt(group_scale**2 / m + candidate_scale**2 / n))
+
+
+def grouped_noise_floor(reference: np.ndarray, groups: np.ndarray, n_candidate: int, *,
+                        candidate_grouped: bool = False, n_resamples: int = 50, seed: int) -> float:
+    """:func:`noise_floor` for a reference whose events come in correlated groups (maps of one box).
+
+    Each replica splits the reference's *groups* into two parts (split_sizes of the group count) and
+    computes their W1; its scale per sqrt(1/a + 1/b) events carries the box-to-box variance that a
+    split of single events averages away. The reference contributes that scale at its size m; the
+    candidate contributes it at size n when ``candidate_grouped``, else (independent events) the
+    event-split scale of :func:`noise_floor`. The two parts add in quadrature. Needs two groups.
+    """
+    reference = np.asarray(reference, dtype=float)
+    _check_samples(reference)
+    units = dense_groups(groups)
+    n_groups = int(units.max()) + 1 if len(units) else 0
+    if n_groups < 2:
+        raise ValueError(f"the reference needs at least 2 groups for a grouped floor, got {n_groups}")
+    m, n = len(reference), int(n_candidate)
+    group_seed, event_seed = (int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(2))
+    rng = np.random.default_rng(group_seed)
+    order = np.argsort(reference, kind="stable")
+    positions, units = reference[order], units[order]
+    size_a, _ = split_sizes(m, n, n_groups)
+    values = []
+    for replicas in _replica_blocks(n_resamples, m):
+        in_a = _group_split(rng, units, size_a, replicas)
+        weights = np.where(in_a, 1.0 / in_a.sum(axis=1, keepdims=True), -1.0 / (~in_a).sum(axis=1, keepdims=True))
+        values.append(_per_unit_size(_w1_of_difference(positions, weights), in_a))
+    event_scale = 0.0 if candidate_grouped else noise_floor(reference, n, n_resamples=n_resamples,
+                                                             seed=event_seed) / np.sqrt(1 / m + 1 / n)
+    return _combined_floor(_mean(values), event_scale, m, n, candidate_grouped)
+
+
 def noise_floor(reference: np.ndarray, n_candidate: int, *, n_resamples: int = 50, seed: int) -> float:
     """Expected W1 between two independent samples of the reference distribution, of sizes m and n.
 
@@ -189,42 +251,64 @@ def permutation_floor(reference: np.ndarray, candidate: np.ndarray, *, n_resampl
     return _mean(values)
 
 
-def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50,
-                       seed: int) -> float:
+def _sample_units(rng: np.random.Generator, sample: np.ndarray,
+                  groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The sample to resample and its dense group ids: capped (:func:`_capped`) when its events are
+    independent (groups None), whole otherwise (a random subset of events would split groups)."""
+    if groups is None:
+        return _capped(rng, sample), None
+    return sample, dense_groups(groups)
+
+
+def bootstrap_counts(rng: np.random.Generator, units: np.ndarray | None, n_events: int,
+                     replicas: int) -> np.ndarray:
+    """How often each event is drawn in a bootstrap replica (replicas, n_events): events drawn n_events
+    times with replacement, or, with groups (dense ``units``), whole groups drawn as often as there are."""
+    if units is None:
+        return _resample_counts(rng, n_events, n_events, replicas)
+    n_groups = int(units.max()) + 1
+    return _resample_counts(rng, n_groups, n_groups, replicas)[:, units]
+
+
+def w1_bootstrap_error(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int,
+                       reference_groups: np.ndarray | None = None,
+                       candidate_groups: np.ndarray | None = None) -> float:
     """Standard deviation of W1 over bootstrap replicas of both samples (each resampled at its size).
 
-    Samples beyond MAX_RESAMPLED_EVENTS are bootstrapped from a random subset of that size and the
-    spread is scaled to the full sizes like the floor.
+    A sample with group ids is resampled by whole groups. Samples of independent events beyond
+    MAX_RESAMPLED_EVENTS are bootstrapped from a random subset of that size and the spread is scaled to
+    the full sizes like the floor.
     """
     reference = np.asarray(reference, dtype=float)
     candidate = np.asarray(candidate, dtype=float)
     _check_samples(reference, candidate)
     rng = np.random.default_rng(seed)
-    sub_reference, sub_candidate = _capped(rng, reference), _capped(rng, candidate)
+    sub_reference, reference_units = _sample_units(rng, reference, reference_groups)
+    sub_candidate, candidate_units = _sample_units(rng, candidate, candidate_groups)
     m, n = len(sub_reference), len(sub_candidate)
     positions = np.concatenate([sub_reference, sub_candidate])
     order = np.argsort(positions, kind="stable")
     positions = positions[order]
-    where = np.empty(m + n, dtype=np.int64)  # where each event sits in the sorted positions
-    where[order] = np.arange(m + n)
     values = []
     for replicas in _replica_blocks(n_resamples, m + n):
-        offsets = (np.arange(replicas) * (m + n))[:, None]
-        drawn_a = where[:m][rng.integers(0, m, size=(replicas, m))] + offsets
-        drawn_b = where[m:][rng.integers(0, n, size=(replicas, n))] + offsets
-        size = replicas * (m + n)
-        difference = (np.bincount(drawn_a.ravel(), minlength=size) / m
-                      - np.bincount(drawn_b.ravel(), minlength=size) / n).reshape(replicas, m + n)
+        drawn_a = bootstrap_counts(rng, reference_units, m, replicas)
+        drawn_b = bootstrap_counts(rng, candidate_units, n, replicas)
+        difference = np.concatenate([drawn_a / drawn_a.sum(axis=1, keepdims=True),
+                                     -drawn_b / drawn_b.sum(axis=1, keepdims=True)], axis=1)
+        difference = np.ascontiguousarray(difference[:, order])  # C order: BLAS sums it as it always did
         values.append(_w1_of_difference(positions, difference))
     return _std(values) * _size_scale(m, n, len(reference), len(candidate))
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int) -> Comparison:
+def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50, seed: int,
+            reference_groups: np.ndarray | None = None, candidate_groups: np.ndarray | None = None) -> Comparison:
     """W1 (scipy), its bootstrap error, the reference's noise floor at these sizes, and the ratio.
 
     A reference that is nearly constant (:func:`too_sparse`: a deep layer that few showers reach)
     cannot show its own noise; its floor
     is then :func:`permutation_floor`, so a few stray candidate events do not give huge ratios.
+    With ``reference_groups`` (two groups at least) the floor is :func:`grouped_noise_floor`; groups of
+    either sample are resampled whole for the error.
     """
     reference = np.asarray(reference, dtype=float)
     candidate = np.asarray(candidate, dtype=float)
@@ -236,9 +320,13 @@ def compare(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 
         floor = permutation_floor(reference, candidate, n_resamples=n_resamples, seed=floor_seed) * _size_scale(
             min(len(reference), MAX_RESAMPLED_EVENTS), min(len(candidate), MAX_RESAMPLED_EVENTS),
             len(reference), len(candidate))
+    elif reference_groups is not None:
+        floor = grouped_noise_floor(reference, reference_groups, len(candidate), n_resamples=n_resamples,
+                                    candidate_grouped=candidate_groups is not None, seed=floor_seed)
     else:
         floor = noise_floor(reference, len(candidate), n_resamples=n_resamples, seed=floor_seed)
-    error = w1_bootstrap_error(reference, candidate, n_resamples=n_resamples, seed=error_seed)
+    error = w1_bootstrap_error(reference, candidate, n_resamples=n_resamples, seed=error_seed,
+                               reference_groups=reference_groups, candidate_groups=candidate_groups)
     return Comparison(distance, error, floor, ratio_to_floor(distance, floor), sparse)
 
 
@@ -265,14 +353,16 @@ def sliced_w1(a: np.ndarray, b: np.ndarray, *, n_projections: int = SLICED_PROJE
 
 
 def compare_sliced(reference: np.ndarray, candidate: np.ndarray, *, n_resamples: int = 50,
-                   n_projections: int = SLICED_PROJECTIONS, seed: int) -> dict[str, float]:
+                   n_projections: int = SLICED_PROJECTIONS, seed: int, reference_groups: np.ndarray | None = None,
+                   candidate_grouped: bool = False) -> dict[str, float]:
     """Sliced W1 between two samples of feature vectors (N, F) standardised with the reference
     (:func:`standardise`), its noise floor and their ratio: ``{"w1", "noise_floor", "ratio"}``.
 
     The distance is a mean of 1D W1 over directions, so its expected value for two independent
     reference samples is the mean over the same directions of each projection's :func:`noise_floor`
     (split replicas of the projected reference, carried to the sizes (m, n)), which is how the floor
-    is computed: exactly, and at the cost of the 1D floors.
+    is computed: exactly, and at the cost of the 1D floors (:func:`grouped_noise_floor` with
+    ``reference_groups``).
     """
     import ot
 
@@ -283,8 +373,13 @@ def compare_sliced(reference: np.ndarray, candidate: np.ndarray, *, n_resamples:
     distance = float(ot.sliced_wasserstein_distance(reference, candidate, projections=directions, p=1))
     projected = reference @ directions
     floor_seeds = np.random.SeedSequence(floor_seed).generate_state(n_projections)
-    floor = float(np.mean([noise_floor(projected[:, k], len(candidate), n_resamples=n_resamples,
-                                       seed=int(floor_seeds[k])) for k in range(n_projections)]))
+    def floor_of(values: np.ndarray, seed: int) -> float:
+        if reference_groups is None:
+            return noise_floor(values, len(candidate), n_resamples=n_resamples, seed=seed)
+        return grouped_noise_floor(values, reference_groups, len(candidate), candidate_grouped=candidate_grouped,
+                                   n_resamples=n_resamples, seed=seed)
+
+    floor = float(np.mean([floor_of(projected[:, k], int(floor_seeds[k])) for k in range(n_projections)]))
     return {"w1": distance, "noise_floor": floor, "ratio": ratio_to_floor(distance, floor)}
 
 
@@ -301,13 +396,15 @@ def too_sparse(values: np.ndarray) -> bool:
 
 
 def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_counts: np.ndarray, *,
-                   n_resamples: int = 50, seed: int) -> Comparison:
+                   n_resamples: int = 50, seed: int, reference_groups: np.ndarray | None = None,
+                   candidate_groups: np.ndarray | None = None) -> Comparison:
     """Like :func:`compare` for values pooled over events, given per-event histograms (N, B) on ``edges``.
 
     The distributions are the summed histograms placed at the bin centres. The floor splits and the
     error resamples whole events (histogram rows), so entries of one event, which are correlated,
     stay together; otherwise the estimators are those of :func:`noise_floor` and
-    :func:`w1_bootstrap_error`.
+    :func:`w1_bootstrap_error`. With ``reference_groups`` (two groups at least) the floor also splits
+    whole groups and combines as :func:`grouped_noise_floor` does; groups are resampled whole for the error.
     """
     edges = np.asarray(edges, dtype=float)
     centers = 0.5 * (edges[1:] + edges[:-1])
@@ -322,17 +419,26 @@ def compare_pooled(edges: np.ndarray, reference_counts: np.ndarray, candidate_co
         return Comparison(0.0, 0.0, 0.0, 1.0 if empty else RATIO_CAP)
     distance = w1(centers, centers, reference_total, candidate_total)
     rng = np.random.default_rng(seed)
-    sub_reference, sub_candidate = _capped(rng, reference_counts), _capped(rng, candidate_counts)
+    sub_reference, reference_units = _sample_units(rng, reference_counts, reference_groups)
+    sub_candidate, candidate_units = _sample_units(rng, candidate_counts, candidate_groups)
     sub_m, sub_n = len(sub_reference), len(sub_candidate)
-    floors, errors = [], []
+    floors, group_floors, errors = [], [], []
     size_a, size_b = split_sizes(m, n, sub_m)
     for replicas in _replica_blocks(n_resamples, max(sub_m, sub_n)):
         in_a = _split_masks(rng, sub_m, size_a, replicas)
         floors.append(_masked_w1(centers, in_a @ sub_reference, ~in_a @ sub_reference))
-        ref_star = _resample_counts(rng, sub_m, sub_m, replicas) @ sub_reference
-        cand_star = _resample_counts(rng, sub_n, sub_n, replicas) @ sub_candidate
+        if reference_units is not None:
+            in_a = _group_split(rng, reference_units, split_sizes(m, n, int(reference_units.max()) + 1)[0], replicas)
+            part_a, part_b = in_a @ sub_reference, ~in_a @ sub_reference
+            keep = (part_a.sum(axis=1) > 0) & (part_b.sum(axis=1) > 0)
+            group_floors.append(_per_unit_size(w1_on_grid(centers, part_a[keep], part_b[keep]), in_a[keep]))
+        ref_star = bootstrap_counts(rng, reference_units, sub_m, replicas) @ sub_reference
+        cand_star = bootstrap_counts(rng, candidate_units, sub_n, replicas) @ sub_candidate
         errors.append(_masked_w1(centers, ref_star, cand_star))
     floor = _mean(floors) * _size_scale(size_a, size_b, m, n)
+    if reference_units is not None:
+        floor = _combined_floor(_mean(group_floors), floor / np.sqrt(1 / m + 1 / n), m, n,
+                                candidate_units is not None)
     sparse = too_sparse(reference_counts)
     if sparse or (floor == 0 and distance > 0):  # exchange whole events between the samples instead
         both = np.concatenate([sub_reference, sub_candidate])
@@ -434,14 +540,32 @@ def _rank_gauss(train: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _grouped_split(rng: np.random.Generator, units: np.ndarray, n_test: int,
+                   n_valid: int) -> list[np.ndarray]:
+    """Indices (test, valid, train) with whole groups (dense ``units``) on one side each: groups in a
+    random order, the test part ends at the first group boundary at or past ``n_test`` events, the
+    validation part ``n_valid`` events later."""
+    unit_order = rng.permutation(int(units.max()) + 1)
+    rank = np.empty_like(unit_order)
+    rank[unit_order] = np.arange(len(unit_order))
+    order = np.argsort(rank[units], kind="stable")
+    ends = np.cumsum(np.bincount(units)[unit_order])
+    test_end = ends[np.searchsorted(ends, n_test)]
+    valid_end = ends[min(np.searchsorted(ends, test_end + n_valid), len(ends) - 1)]
+    return np.split(order, [test_end, valid_end])
+
+
 def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, test_fraction: float = 0.3,
                    hidden_units: int = 64, max_epochs: int = 60, patience: int = 6,
-                   max_events_per_class: int = 50_000) -> float:
+                   max_events_per_class: int = 50_000, reference_groups: np.ndarray | None = None,
+                   candidate_groups: np.ndarray | None = None) -> float:
     """Classifier two-sample test: held-out ROC AUC of an MLP trained to separate the samples.
 
     reference, candidate: (N, F) high-level features. Both classes are subsampled to the same size
     (at most ``max_events_per_class``); a seeded split keeps ``test_fraction`` of the events for
     the AUC, and 20% of the rest for early stopping. 0.5 means the classifier finds no difference.
+    With group ids for either sample, each group lies wholly in one part of the split, so the
+    classifier is scored on groups (boxes) it never saw.
     """
     import torch
 
@@ -453,13 +577,23 @@ def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, t
     n_per_class = min(len(reference), len(candidate), max_events_per_class)
     if n_per_class < 20:
         raise ValueError(f"the classifier test needs at least 20 events per sample, got {n_per_class}")
-    features = np.concatenate([reference[rng.permutation(len(reference))[:n_per_class]],
-                               candidate[rng.permutation(len(candidate))[:n_per_class]]])
+    chosen_reference = rng.permutation(len(reference))[:n_per_class]
+    chosen_candidate = rng.permutation(len(candidate))[:n_per_class]
+    features = np.concatenate([reference[chosen_reference], candidate[chosen_candidate]])
     labels = np.repeat([0.0, 1.0], n_per_class)
-    order = rng.permutation(len(labels))
     n_test = max(int(round(test_fraction * len(labels))), 2)
     n_valid = max(int(round(0.2 * (len(labels) - n_test))), 2)
-    test, valid, train = np.split(order, [n_test, n_test + n_valid])
+    if reference_groups is None and candidate_groups is None:
+        test, valid, train = np.split(rng.permutation(len(labels)), [n_test, n_test + n_valid])
+    else:
+        reference_units = (np.arange(n_per_class) if reference_groups is None
+                           else dense_groups(np.asarray(reference_groups)[chosen_reference]))
+        candidate_units = (np.arange(n_per_class) if candidate_groups is None
+                           else dense_groups(np.asarray(candidate_groups)[chosen_candidate]))
+        units = np.concatenate([reference_units, candidate_units + reference_units.max() + 1])
+        test, valid, train = _grouped_split(rng, units, n_test, n_valid)
+        if len(np.unique(labels[test])) < 2 or len(np.unique(labels[train])) < 2:
+            raise ValueError("too few groups to hold out both samples; the classifier test needs more groups")
     transformed = _rank_gauss(features[train], features)
 
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
@@ -482,21 +616,32 @@ def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, t
     return auc_mann_whitney(scores[test_labels == 0], scores[test_labels == 1])
 
 
-def classifier_auc_floor(reference: np.ndarray, n_candidate: int, *, seed: int, **options) -> float | None:
+def classifier_auc_floor(reference: np.ndarray, n_candidate: int, *, seed: int,
+                         groups: np.ndarray | None = None, **options) -> float | None:
     """The classifier test between two disjoint random halves of the reference, each of at most
     ``n_candidate`` events: the AUC that no real difference gives at about the sizes of the test being
     judged (its spread around 0.5 is the test's noise). None when a half would have fewer than 20 events.
+    With ``groups`` the halves are halves of the groups (each capped at ``n_candidate`` events) and the
+    test splits by group.
 
     options: as :func:`classifier_auc`.
     """
     reference = np.asarray(reference, dtype=float)
-    size = min(len(reference) // 2, int(n_candidate))
-    if size < 20:
-        return None
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(reference))
-    return classifier_auc(reference[order[:size]], reference[order[size:2 * size]],
-                          seed=int(rng.integers(2**62)), **options)
+    if groups is None:
+        size = min(len(reference) // 2, int(n_candidate))
+        if size < 20:
+            return None
+        order = rng.permutation(len(reference))
+        return classifier_auc(reference[order[:size]], reference[order[size:2 * size]],
+                              seed=int(rng.integers(2**62)), **options)
+    units = dense_groups(groups)
+    in_a = _split_masks(rng, int(units.max()) + 1, (int(units.max()) + 1) // 2, 1)[0][units]
+    half_a, half_b = (rng.permutation(np.flatnonzero(mask))[:int(n_candidate)] for mask in (in_a, ~in_a))
+    if min(len(half_a), len(half_b)) < 20:
+        return None
+    return classifier_auc(reference[half_a], reference[half_b], seed=int(rng.integers(2**62)),
+                          reference_groups=units[half_a], candidate_groups=units[half_b], **options)
 
 
 def _train_and_score(model, x, y, train: np.ndarray, valid: np.ndarray, test: np.ndarray, generator,

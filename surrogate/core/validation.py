@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever an observable or estimator definition changes, so old and new numbers are not mixed.
 #: 2: the floor falls back to exchanging events only for nearly constant references (stats.too_sparse).
-METRICS_VERSION = 2
+#: 3: files with groups (maps of one N-body box) are resampled and split by whole groups.
+METRICS_VERSION = 3
 
 #: Values per chunk when reading a file (events per chunk = this / values per event).
 _CHUNK_VALUES = 8_000_000
@@ -55,7 +56,7 @@ def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None =
     chunk_events = int(np.clip(_CHUNK_VALUES // max(int(np.prod(event_shape)), 1), 16, 20_000))
     if max_events is not None:
         chunk_events = min(chunk_events, max_events)
-    conditions, scalars, pooled, profiles = [], [], [], []
+    conditions, scalars, pooled, profiles, groups = [], [], [], [], []
     condition_names, layout = first.condition_names, dict(first.layout)
     seen = 0
     for events in domain.iter_read(path, chunk_events=chunk_events, **read_options):
@@ -67,6 +68,7 @@ def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None =
         scalars.append(domain.observables(events))
         pooled.append(domain.pooled_observables(events))
         profiles.append(domain.profiles(events))
+        groups.append(events.groups)
         seen += len(events)
         if max_events is not None and seen >= max_events:
             break
@@ -80,6 +82,7 @@ def observe(domain: Domain, path: str | os.PathLike, *, max_events: int | None =
                                 profile.x_label, profile.y_label, profile.log_y)
                   for name, profile in profiles[0].items()},
         layout=layout,
+        groups=None if any(part is None for part in groups) else np.concatenate(groups),
     )
     return sample, event_shape
 
@@ -112,28 +115,46 @@ def _seed_for(seed: int, *words: str) -> int:
     return int(np.random.SeedSequence([seed, key]).generate_state(1)[0])
 
 
+def resampling_groups(sample: ObservedSample, rows: np.ndarray | slice = slice(None)) -> np.ndarray | None:
+    """The group ids of ``rows`` that the estimators resample whole, or None (every event independent)
+    when the file has none or the rows hold fewer than two groups (nothing to resample)."""
+    if sample.groups is None:
+        return None
+    groups = sample.groups[rows]
+    return groups if len(np.unique(groups)) >= 2 else None
+
+
+def group_counts(sample: ObservedSample) -> int | None:
+    """How many groups a sample's events come in (None: independent events), as metrics.json records."""
+    return None if sample.groups is None else len(np.unique(sample.groups))
+
+
 def compare_observed(reference: ObservedSample, candidate: ObservedSample, *, seed: int, n_resamples: int,
                      reference_rows: np.ndarray | None = None, candidate_rows: np.ndarray | None = None,
                      scope: str = "inclusive") -> tuple[dict[str, stats.Comparison], dict[str, float]]:
-    """Every scalar and pooled observable compared (optionally on a subset of rows of each sample).
+    """Every scalar and pooled observable compared (optionally on a subset of rows of each sample),
+    resampling whole groups where the samples have them (:func:`resampling_groups`).
 
     Returns the comparisons and the separation powers, both by observable name.
     """
     ref_rows = slice(None) if reference_rows is None else reference_rows
     cand_rows = slice(None) if candidate_rows is None else candidate_rows
+    groups = {"reference_groups": resampling_groups(reference, ref_rows),
+              "candidate_groups": resampling_groups(candidate, cand_rows)}
     comparisons: dict[str, stats.Comparison] = {}
     separation: dict[str, float] = {}
     for name, ref_values in reference.scalars.items():
         ref_values, cand_values = ref_values[ref_rows], candidate.scalars[name][cand_rows]
         comparisons[name] = stats.compare(ref_values, cand_values, n_resamples=n_resamples,
-                                          seed=_seed_for(seed, scope, name))
+                                          seed=_seed_for(seed, scope, name), **groups)
         edges = stats.histogram_edges(ref_values)
         separation[name] = stats.separation_power(stats.clipped_histogram(ref_values, edges),
                                                   stats.clipped_histogram(cand_values, edges))
     for name, ref_hist in reference.pooled.items():
         ref_counts, cand_counts = ref_hist.counts[ref_rows], candidate.pooled[name].counts[cand_rows]
         comparisons[name] = stats.compare_pooled(ref_hist.edges, ref_counts, cand_counts,
-                                                 n_resamples=n_resamples, seed=_seed_for(seed, scope, name))
+                                                 n_resamples=n_resamples, seed=_seed_for(seed, scope, name),
+                                                 **groups)
         ref_total, cand_total = ref_counts.sum(axis=0), cand_counts.sum(axis=0)
         if ref_total.sum() > 0 and cand_total.sum() > 0:
             separation[name] = stats.separation_power(ref_total, cand_total)
@@ -165,13 +186,19 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
     comparisons, separation = compare_observed(reference, candidate, seed=seed, n_resamples=n_resamples)
     reference_features, candidate_features = classifier_features(reference), classifier_features(candidate)
     log.info("sliced Wasserstein distance over %d features", reference_features.shape[1])
+    reference_groups, candidate_groups = resampling_groups(reference), resampling_groups(candidate)
+    if reference.groups is not None and reference_groups is None:
+        log.warning("every reference event comes from one group (one box): the noise floors treat them as "
+                    "independent, which understates the floor")
     sliced = stats.compare_sliced(reference_features, candidate_features, n_resamples=n_resamples,
-                                  seed=_seed_for(seed, "sliced"))
+                                  seed=_seed_for(seed, "sliced"), reference_groups=reference_groups,
+                                  candidate_grouped=candidate_groups is not None)
     auc = auc_floor = None
     if classifier:
         log.info("training the classifier two-sample test, and between two halves of the reference")
-        auc = stats.classifier_auc(reference_features, candidate_features, seed=_seed_for(seed, "classifier"))
-        auc_floor = stats.classifier_auc_floor(reference_features, len(candidate),
+        auc = stats.classifier_auc(reference_features, candidate_features, seed=_seed_for(seed, "classifier"),
+                                   reference_groups=reference_groups, candidate_groups=candidate_groups)
+        auc_floor = stats.classifier_auc_floor(reference_features, len(candidate), groups=reference_groups,
                                                seed=_seed_for(seed, "classifier floor"))
     bins = []
     for label, ref_mask, cand_mask in domain.condition_bins(reference.condition_names, reference.conditions,
@@ -204,7 +231,8 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
         "layout": {key: value for key, value in reference.layout.items()
                    if isinstance(value, (str, int, float, bool, type(None))) and len(str(value)) <= 200},
         "settings": {"seed": seed, "n_resamples": n_resamples, "metrics_version": METRICS_VERSION,
-                     "surrogate_version": __version__},
+                     "surrogate_version": __version__,
+                     "groups": {"reference": group_counts(reference), "candidate": group_counts(candidate)}},
     }
 
 

@@ -183,3 +183,22 @@ def power_ratio_plot(reference: ObservedSample, candidate: ObservedSample, out_d
     axes.legend(fontsize=8, frameon=False)
     figure.tight_layout()
     return save_png(figure, out_dir / "power_spectrum_ratio.png")
+
+
+def grouped_power_ratio(reference: np.ndarray, candidate: np.ndarray, *, seed: int, n_resamples: int = 200,
+                        reference_groups: np.ndarray | None = None,
+                        candidate_groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean P_cand / mean P_ref per k bin (power (N, K) per map) and its 1-sigma error: the spread of the
+    ratio over bootstrap replicas that draw whole groups (the boxes maps are cut from) of a sample with
+    ``*_groups``, single maps of one without, so that maps of one box do not count as independent."""
+    from surrogate.core.stats import bootstrap_counts, dense_groups
+
+    reference, candidate = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    units = [None if groups is None else dense_groups(groups) for groups in (reference_groups, candidate_groups)]
+    means = []
+    for power, unit in zip((reference, candidate), units):
+        counts = bootstrap_counts(rng, unit, len(power), n_resamples)
+        means.append(counts @ power / counts.sum(axis=1, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return candidate.mean(axis=0) / reference.mean(axis=0), (means[1] / means[0]).std(axis=0, ddof=1)

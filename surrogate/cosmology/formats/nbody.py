@@ -9,7 +9,8 @@ Format version 1:
 - ``density`` (R, N, N, N) float32, optional: the CIC overdensity rho/rho_mean - 1 of each run on
   the particle grid at the output redshift (one grid^3 cube per run).
 - ``map_run`` (M,) int32: the run (index into ``density``, ``run_seeds``) of each map; ``map_axis``
-  (M,) int8 the projection axis; ``run_seeds`` (R,) int64 the phase seed of each run.
+  (M,) int8 the projection axis; ``run_seeds`` (R,) int64 the phase seed of each run. The reader
+  returns ``map_run`` as the EventSet's groups (maps of one box are correlated).
 - attributes: ``format`` = "surrogate-nbody", ``format_version``, ``box_mpc_h``, ``redshift``,
   ``grid``, ``steps``, ``seed``, ``mesh_factor``, ``z_init``, ``lpt_order``, ``transfer``,
   ``map_size``, ``maps_per_run``, ``slab_thickness_mpc_h``, ``quantity``, every fixed cosmological
@@ -173,7 +174,9 @@ def read_nbody(path: Path, start: int, stop: int | None) -> EventSet:
         events = np.asarray(maps[start:stop], dtype=np.float32)
         conditions = np.asarray(parameters[start:stop], dtype=np.float64)
         names = names_of(parameters)
-        return EventSet(conditions, events, names, {**_nbody_layout(handle), "condition_names": list(names)})
+        groups = np.asarray(handle["map_run"][start:stop], dtype=np.int64) if "map_run" in handle else None
+        return EventSet(conditions, events, names, {**_nbody_layout(handle), "condition_names": list(names)},
+                        groups)
 
 
 def write_nbody_events(path: Path, events: EventSet) -> None:

@@ -169,21 +169,36 @@ def test_temporaries_of_dead_processes_are_removed_when_the_output_is_next_writt
 
 
 def test_sigterm_removes_the_temporary_and_keeps_the_previous_file(tmp_path):
+    """SIGTERM as soon as the temporary exists (a simulation of 10^6 showers cannot be done by then).
+
+    No fixed sleeps: the test waits on the temporary appearing and on the process ending, each with a
+    generous deadline, and kills the process group when one passes, so a hang fails the test instead
+    of blocking CI. Output goes to a file, so a full pipe can never stall the process."""
     out = tmp_path / "showers.h5"
     out.write_bytes(b"previous good file")
-    process = subprocess.Popen([sys.executable, "-m", "surrogate", "simulate", "calorimeter", "--geometry", "ds2",
-                                "--particle", "e-", "--energy", "2", "--events", "100000", "--seed", "1",
-                                "--out", out, "--overwrite"], env=ENV, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "surrogate", "simulate", "calorimeter", "--geometry", "ds2",
+                                    "--particle", "e-", "--energy", "2", "--events", "1000000", "--seed", "1",
+                                    "--out", out, "--overwrite"], env=ENV, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not temporaries(tmp_path) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.1)
-        assert temporaries(tmp_path), "the simulation never started writing"
-        time.sleep(1.0)  # inside the simulation
+        deadline = time.monotonic() + 120
+        while not temporaries(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert temporaries(tmp_path) and process.poll() is None, \
+            f"the simulation never started writing: {log.read_text()}"
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 120 s after SIGTERM: {log.read_text()}")
     finally:
-        process.kill() if process.poll() is None else None
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    err = log.read_text()
+    log.unlink()
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and "terminated" in err
     assert not temporaries(tmp_path)

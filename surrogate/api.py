@@ -103,14 +103,15 @@ def simulate_nbody(out: str | os.PathLike, *, box_mpc_h: float = 256.0, grid: in
 
 
 def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "run", *,
-          config: "TrainConfig | str | os.PathLike | None" = None, resume: bool = False, progress: bool = False,
-          **settings: Any) -> "TrainResult":
+          config: "TrainConfig | str | os.PathLike | None" = None, resume: bool = False, allow_new_data: bool = False,
+          progress: bool = False, **settings: Any) -> "TrainResult":
     """Train a conditional GAN on ``data`` into the run directory ``out``; returns step, seconds, validation.
 
     config: a TrainConfig, a TOML/JSON config file, or None (the defaults). ``settings`` override it:
     top-level keys (``steps=2000``, ``batch_size=128``, ``device="cpu"``, ``seed=0``, ...) and the
     sections as dicts (``model={"latent_dim": 16}``, ``optim={"lr_generator": 1e-4}``); ``loss`` may be
     a name (``loss="r1"``). Keys are those of docs/training.md; an unknown key is an error.
+    allow_new_data: with ``resume``, continue on changed data (as ``train --allow-new-data``).
     """
     from surrogate.core.config import TrainConfig, from_dict, read_config_file, to_dict
     from surrogate.core.training import train as run_training
@@ -127,7 +128,8 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "run",
     for key, value in settings.items():
         values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) \
             else value
-    return run_training(from_dict(TrainConfig, values), out, resume=resume, progress=progress)
+    return run_training(from_dict(TrainConfig, values), out, resume=resume, allow_new_data=allow_new_data,
+                        progress=progress)
 
 
 def generate(run_dir: str | os.PathLike, out: str | os.PathLike, conditions, *, seed: int = 0,

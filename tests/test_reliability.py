@@ -4,6 +4,7 @@ no temporary, resume refuses changed data, bad options are one-line errors (exit
 memory. The bad-file sweep of the readers is tests/test_bad_input.py; this extends it to the commands."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,9 +19,11 @@ import h5py
 import numpy as np
 import pytest
 from shower_samples import run_cli
-from training_helpers import train_tiny_run, write_tiny_file
+from training_helpers import TINY_GEOMETRY, tiny_showers, train_tiny_run, write_tiny_file
 
 from surrogate._atomic import atomic_path
+from surrogate.calorimeter.domain import DOMAIN
+from surrogate.calorimeter.geometry import Geometry
 from surrogate.cosmology.formats import write_nbody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,6 +268,40 @@ def test_resume_refuses_replaced_data_and_steps_behind_the_run(tmp_path, capsys)
     code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--steps", "6")
     assert_one_line_error(code, err, data.resolve(), "changed since the run started (")
     assert digest(run / "config.json") == config_before
+    before = json.loads((run / "data_fingerprint.json").read_text())
+    code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--steps", "6", "--allow-new-data",
+                           "--no-progress")
+    assert code == 0, err
+    record = json.loads((run / "data_fingerprint.json").read_text())
+    assert record["from_step"] == 4 and record["sha256_sampled"] != before["sha256_sampled"]
+    assert record["earlier"] == [before] and before["from_step"] == 0
+    assert json.loads((run / "config.json").read_text())["steps"] == 6
+
+
+def test_allow_new_data_resumes_on_another_file_of_the_same_events_only(tmp_path, capsys, caplog):
+    data = write_tiny_file(tmp_path / "data.h5", n_events=300, seed=0)
+    run = train_tiny_run(tmp_path, data=data, steps=2, validate_every=2, checkpoint_every=2)
+    other = write_tiny_file(tmp_path / "other.h5", n_events=300, seed=1)
+    capsys.readouterr()
+    resume = ["train", "--out", run, "--resume", "--steps", "4", "--data", other, "--no-progress"]
+    code, _, err = run_cli(capsys, *resume)
+    assert_one_line_error(code, err, run, "cannot change data when resuming (--allow-new-data lets")
+    code, _, err = run_cli(capsys, "train", "--data", other, "--out", tmp_path / "new", "--allow-new-data")
+    assert_one_line_error(code, err, "--allow-new-data", "give --resume")
+    wider = Geometry("wider", "calochallenge", tuple(dataclasses.replace(layer, n_alpha=8)  # 72 cells, not 36
+                                                     for layer in TINY_GEOMETRY.layers))
+    wrong = tmp_path / "wrong.h5"
+    DOMAIN.write(wrong, tiny_showers(300, 2, wider))
+    code, _, err = run_cli(capsys, *resume[:-2], wrong, "--allow-new-data")
+    assert_one_line_error(code, err, wrong.resolve(), "this run's networks are for shape (36,)")
+    assert json.loads((run / "config.json").read_text())["data"] == str(data.resolve())
+    code, _, err = run_cli(capsys, *resume, "--allow-new-data")
+    assert code == 0, err
+    assert "continuing on" in caplog.text and "from step 2 (another file" in caplog.text
+    record = json.loads((run / "data_fingerprint.json").read_text())
+    assert record["path"] == str(other.resolve()) and record["from_step"] == 2
+    assert [earlier["path"] for earlier in record["earlier"]] == [str(data.resolve())]
+    assert json.loads((run / "config.json").read_text())["data"] == str(other.resolve())
 
 
 # -- bad options and inputs: one line naming the culprit, exit 2 ----------------------------------------------

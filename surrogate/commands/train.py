@@ -40,6 +40,9 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--seed", type=int, help="Seed of data split, initialisation, noise and data order [default: 0].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its last checkpoint "
               "stopped (give a larger --steps to train longer).")
+@click.option("--allow-new-data", is_flag=True, help="With --resume: continue although the training data changed "
+              "(--data names another file, or the file was rewritten); the run records the new file and the step "
+              "it trains from in data_fingerprint.json.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML or JSON config file; options given here override it (see docs/training.md).")
 @click.option("--arch", help="Network architecture: auto; for showers dense, conv, layer-streams; for maps dcgan, "
@@ -77,7 +80,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
                    "E_tot/E_inc more, calibrate=1 for the cell-spectrum calibration, critic_features=1 for "
                    "physics features in the critic). See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
+def train(data, run_dir, loss, steps, batch_size, device, seed, resume, allow_new_data, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
           tf32, compile_, validate_every, checkpoint_every, data_options, model_options, no_progress) -> None:
     """Train a conditional GAN on --data; checkpoints, log.csv and config.json go to --out.
@@ -87,6 +90,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --data showers.h5 --loss wgan-gp --steps 20000 --out runs/ds2
       surrogate train --data showers.h5 --loss r1 --r1-gamma 2 --steps 20000 --out runs/ds2-r1
       surrogate train --out runs/ds2 --resume --steps 40000
+      surrogate train --out runs/ds2 --resume --steps 60000 --data more.h5 --allow-new-data
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
     from surrogate.commands.outputs import check_output
@@ -120,7 +124,8 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
         config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **given)})
     if not resume and not config.data:
         raise SurrogateError("give the training data with --data FILE (or a config file naming it)")
-    result = run_training(out=run_dir, config=config, resume=resume, progress=not no_progress)
+    result = run_training(out=run_dir, config=config, resume=resume, allow_new_data=allow_new_data,
+                          progress=not no_progress)
     if os.environ.get("RANK", "0") != "0":
         return
     if result.validation:

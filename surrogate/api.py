@@ -142,13 +142,13 @@ def generate(run_dir: str | os.PathLike, out: str | os.PathLike, conditions, *, 
     incident energies in MeV), or a file: a data file (its events' conditions, read with
     ``reader_options``) or a .npy/.txt/.csv table. As ``surrogate generate``.
     """
-    from surrogate.core.conditions import read_conditions
+    from surrogate.core.conditions import open_conditions
     from surrogate.core.distributed import resolve_device
     from surrogate.core.generation import generate_to_file
 
     model = load(run_dir, which=which, device=resolve_device(device))
     if isinstance(conditions, (str, os.PathLike)):
-        conditions = read_conditions(Path(conditions), model.condition_names, reader_options)
+        conditions = open_conditions(Path(conditions), model.condition_names, reader_options)
     generate_to_file(model, conditions, out, batch_size=batch_size, seed=seed, precision=precision)
     return Path(out)
 

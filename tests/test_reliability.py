@@ -208,6 +208,50 @@ def test_sigterm_removes_the_temporary_and_keeps_the_previous_file(tmp_path):
     assert out.read_bytes() == b"previous good file"
 
 
+def test_sigterm_swallowed_by_the_code_it_lands_in_still_ends_the_command(tmp_path):
+    """The exception SIGTERM raises can land in code that swallows it (it once did, inside an import of
+    numpy.random, and the simulation ran on): the command is then stopped after a grace period, its
+    temporary removed, with the same message and exit status."""
+    script = textwrap.dedent("""
+        import sys, time
+        from surrogate import cli
+        from surrogate._atomic import atomic_path
+
+        @cli.cli.command()
+        def swallow():
+            with atomic_path(sys.argv[1]) as temporary:
+                temporary.write_bytes(b"partial")
+                while True:
+                    try:
+                        time.sleep(0.01)
+                    except BaseException:
+                        pass
+
+        cli.TERMINATE_GRACE_S = 1.0
+        cli.main(["swallow"])
+    """)
+    out = tmp_path / "out.bin"
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", script, str(out)], env=ENV, stderr=stderr,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not temporaries(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert temporaries(tmp_path) and process.poll() is None, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, log.read_text()
+    assert log.read_text() == "surrogate: terminated\n"
+    log.unlink()
+    assert not temporaries(tmp_path) and not out.exists()
+
+
 # -- a full disk ----------------------------------------------------------------------------------------------
 
 def run_with_file_size_limit(limit_bytes: int, *args) -> subprocess.CompletedProcess:
@@ -439,3 +483,49 @@ def test_generating_ten_times_more_events_takes_the_same_memory(run_dir, tmp_pat
                                    check=True).stdout.split()[-1]) for events in (20_000, 200_000)]
     assert (tmp_path / "200000.h5").stat().st_size > (tmp_path / "20000.h5").stat().st_size
     assert peak_kib[1] < peak_kib[0] + 8 * 1024, peak_kib  # holding all 2e5 showers would add ~28 MiB
+
+
+def conditions_only_file(path: Path, rows: int) -> Path:
+    """A CaloChallenge file of the tiny geometry with ``rows`` incident energies and a ``showers`` dataset of
+    as many rows that was never written (HDF5 stores no unwritten chunks): all a conditions reader needs."""
+    write_tiny_file(path, n_events=1000)
+    with h5py.File(path, "r+") as handle:
+        energies, showers = handle["incident_energies"], handle["showers"]
+        pattern = energies[:]
+        energies.resize(rows, axis=0)
+        showers.resize(rows, axis=0)
+        for start in range(0, rows, 1 << 20):
+            stop = min(rows, start + (1 << 20))
+            energies[start:stop] = np.resize(pattern, (stop - start, 1))  # inside the training range
+    return path
+
+
+@pytest.mark.slow
+def test_generating_from_a_long_conditions_file_takes_the_same_memory(run_dir, tmp_path):
+    """generate --conditions streams the conditions: 10^5 and 5x10^6 rows of an HDF5 file peak at the same memory.
+
+    Generating 5x10^6 events would take minutes here, so a file-size limit cuts the production short after
+    its first batches, as a full disk would: by then the command has read and checked every row (its
+    first pass over the file), which is where reading them all at once took 8 bytes per row and copy."""
+    script = textwrap.dedent("""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        from surrogate.cli import main
+        try:
+            main(["generate", sys.argv[1], "--conditions", sys.argv[2], "--batch-size", "2000", "--out",
+                  sys.argv[3], "--device", "cpu"])
+        except SystemExit as exit_:
+            assert exit_.code == 2, exit_.code
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    peak_kib = []
+    for rows in (10**5, 5 * 10**6):
+        conditions = conditions_only_file(tmp_path / f"conditions_{rows}.h5", rows)
+        result = subprocess.run([sys.executable, "-c", script, str(run_dir), str(conditions),
+                                 str(tmp_path / f"generated_{rows}.h5")], env=ENV, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0 and "cannot write (File too large)" in result.stderr, result.stderr
+        peak_kib.append(int(result.stdout.split()[-1]))
+        conditions.unlink()
+    assert peak_kib[1] < peak_kib[0] + 16 * 1024, peak_kib  # reading them at once held two copies of 38 MiB

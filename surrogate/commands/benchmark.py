@@ -66,13 +66,15 @@ def benchmark(run_dir, out, overwrite, device, batch_sizes, precisions, simulato
 
     from surrogate.api import benchmark as run_benchmark
     from surrogate.core.benchmark import format_table
-    from surrogate.core.conditions import read_conditions
+    from surrogate.core.benchmark import TIMING_CONDITION_ROWS
+    from surrogate.core.conditions import open_conditions
     from surrogate.core.model import load
 
     check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     conditions = None
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, load(run_dir).condition_names, reader_options)
+        stream = open_conditions(conditions_file, load(run_dir).condition_names, reader_options)
+        conditions = stream.subsample(TIMING_CONDITION_ROWS)  # bounded, whatever the file's length
     with tqdm(desc="benchmark", unit="setting", leave=False, disable=None) as bar:
         result = run_benchmark(run_dir, out, device=device, batch_sizes=_batch_sizes(batch_sizes),
                                precisions=precisions, simulator_events=simulator_events,

@@ -61,7 +61,7 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
     import numpy as np
     from tqdm import tqdm
 
-    from surrogate.core.conditions import ENERGY_SUFFIX, read_conditions
+    from surrogate.core.conditions import ENERGY_SUFFIX, open_conditions
     from surrogate.core.distributed import resolve_device
     from surrogate.core.generation import FastPath, generate_to_file
     from surrogate.core.model import load
@@ -76,7 +76,7 @@ def generate(run_dir, conditions_file, energy, events, out, overwrite, seed, dev
     fast_path.check(target)
     model = load(run_dir, which=which, device=target)
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, model.condition_names, reader_options)
+        conditions = open_conditions(conditions_file, model.condition_names, reader_options)  # read as it goes
     else:
         if len(model.condition_names) != 1 or not model.condition_names[0].endswith(ENERGY_SUFFIX):
             raise SurrogateError(f"--energy applies to models conditioned on one energy in MeV; this one is "

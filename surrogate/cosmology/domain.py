@@ -38,6 +38,12 @@ class CosmologyDomain(Domain):
 
         return iter_read(path, chunk_events=chunk_events, **options)
 
+    def iter_conditions(self, path: Path, *, chunk_events: int = 1 << 18,
+                        **options: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
+        from surrogate.cosmology.formats import iter_conditions
+
+        return iter_conditions(path, chunk_events=chunk_events, **options)
+
     def write(self, path: Path, events: EventSet) -> None:
         from surrogate.cosmology.formats import write
 

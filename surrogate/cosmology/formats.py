@@ -498,6 +498,33 @@ def iter_read(path: str | os.PathLike, *, chunk_events: int = 10_000, **options:
         yield read(path, start=start, stop=start + chunk_events, **options)
 
 
+def iter_conditions(path: str | os.PathLike, *, chunk_events: int = 1 << 18,
+                    **options: Any) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+    """The parameters (n, C) of ``chunk_events`` maps at a time, with their names, without reading the
+    maps: the ``parameters`` dataset of the N-body layout, a .npy stack's table rows (one per map); a
+    Gadget snapshot is painted (its few maps share one parameter row)."""
+    path = Path(path)
+    found = _require(path)
+    if found == GADGET:
+        events = read(path, **options)
+        yield events.condition_names, events.conditions
+    elif found == CAMELS:
+        maps, table, names, per_row, _ = _camels_stack(path, options.get("parameter_table"))
+        for start in range(0, len(maps), chunk_events):
+            yield names, table[np.arange(start, min(len(maps), start + chunk_events)) // per_row]
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            maps, parameters = handle["maps"], handle["parameters"]
+            if parameters.ndim != 2 or parameters.shape[0] != maps.shape[0]:
+                raise SurrogateError(f"maps {maps.shape} and parameters {parameters.shape} do not fit together",
+                                     path)
+            names = _names_of(parameters)
+            for start in range(0, len(parameters), chunk_events):
+                yield names, np.asarray(parameters[start:start + chunk_events], dtype=np.float64)
+
+
 def write(path: str | os.PathLike, events: EventSet) -> None:
     """Write maps in their layout: .npy stacks stay .npy stacks, everything else the N-body HDF5 layout."""
     if events.layout.get("format") == CAMELS:

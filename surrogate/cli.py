@@ -64,10 +64,15 @@ class _Terminated(BaseException):
     """SIGTERM, raised wherever the process is, so that cleanups (temporaries) run as on Ctrl-C."""
 
 
+#: The timer that stops a terminated command outright, while one runs.
+_fallback: threading.Timer | None = None
+
+
 def _terminate(signum, frame) -> None:
-    fallback = threading.Timer(TERMINATE_GRACE_S, _stop_now)
-    fallback.daemon = True
-    fallback.start()
+    global _fallback
+    _fallback = threading.Timer(TERMINATE_GRACE_S, _stop_now)
+    _fallback.daemon = True
+    _fallback.start()
     raise _Terminated
 
 
@@ -108,6 +113,8 @@ def _run(args: list[str], debug: bool) -> int:
         click.echo("surrogate: interrupted", err=True)
         return 130
     except _Terminated:
+        if _fallback is not None:  # unwound in time (and a process calling main again lives on)
+            _fallback.cancel()
         click.echo("surrogate: terminated", err=True)
         return 128 + signal.SIGTERM
     return 0

@@ -32,7 +32,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return train_tiny_run(tmp_path_factory.mktemp("reliability"), steps=4, validate_every=2, checkpoint_every=2)
+    """A tiny shower run in ROOT/run, its data ROOT/tiny.h5, and a map file ROOT/maps.h5."""
+    root = tmp_path_factory.mktemp("reliability")
+    nbody_file(root / "maps.h5")
+    return train_tiny_run(root, steps=4, validate_every=2, checkpoint_every=2)
 
 
 def digest(path: Path) -> str:
@@ -78,6 +81,7 @@ def _protected_cases(run, tmp):
                                           data),
         "benchmark over the run's export": (["benchmark", run, "--out", run / "model.pt", "--overwrite"],
                                             run / "model.pt"),
+        "export over the run's export": (["export", run, "--out", run / "model.pt", "--overwrite"], run / "model.pt"),
         "merge over an input": (["merge", data, data, "--overwrite"], data),
         "train with its data as --out": (["train", "--data", data, "--out", data], data),
     }
@@ -114,6 +118,7 @@ def _existing_output_cases(run, tmp):
         "generate": ["generate", run, "--energy", "5", "--events", "3", "--out", "OUT"],
         "validate": ["validate", "--reference", data, "--candidate", data, "--out", "OUTDIR", "--no-classifier"],
         "benchmark": ["benchmark", run, "--out", "OUT"],
+        "export": ["export", run, "--out", "OUT"],
         "quickstart": ["quickstart", "--out", "OUTDIR"],
     }
 
@@ -354,6 +359,7 @@ def _bad_input_cases(run, tmp):
     data = run.parent / "tiny.h5"
     negative = tmp / "c.npy"
     one_event, strings, non_finite = tmp / "one.h5", tmp / "strings.h5", tmp / "nan.h5"
+    maps = run.parent / "maps.h5"
     return {
         "negative energy in a conditions table": (
             lambda: np.save(negative, np.array([[1e3], [-5.0]])),
@@ -405,10 +411,50 @@ def _bad_input_cases(run, tmp):
         "generate into a directory": (
             lambda: (tmp / "d").mkdir(), ["generate", run, "--energy", "5", "--events", "3", "--out", tmp / "d"],
             tmp / "d", "--out is a directory; give a file name"),
-        "nbody beyond memory": (None, ["simulate", "nbody", "--grid", "100000", "--out", tmp / "n.h5"],
+        "nbody beyond memory": (None, ["simulate", "nbody", "--grid", "8192", "--out", tmp / "n.h5"],
                                 "not enough memory", "ask for less"),
         "nbody --runs 1e8": (None, ["simulate", "nbody", "--grid", "8", "--runs", "100000000", "--out", tmp / "n.h5"],
                              "--runs", "not in the range 1<=x<=1000000"),
+        # found by the sweep of 2026-11-30 (issue 15): each was a traceback, a hang or a silent acceptance
+        "an unknown --data-option of a map file": (
+            None, ["train", "--data", maps, "--out", tmp / "r", "--data-option", "bogus=1"], "bogus",
+            "unknown map reader option(s): bogus"),
+        "a shower reader option for a map file": (
+            None, ["inspect", maps, "--card", data], "card", "unknown map reader option(s): card"),
+        "--map-box -1": (None, ["inspect", maps, "--map-box", "-1"], "--map-box", "not in the range x>0"),
+        "generate --seed 1e20": (
+            None, ["generate", run, "--energy", "5", "--events", "3", "--seed", str(10**20), "--out", tmp / "g.h5"],
+            "--seed", "not in the range 0<=x<="),
+        "simulate nbody --seed -1": (None, ["simulate", "nbody", "--seed", "-1", "--out", tmp / "n.h5"], "--seed",
+                                     "not in the range 0<=x<="),
+        "--threads 1e20": (
+            None, ["generate", run, "--energy", "5", "--events", "3", "--threads", str(10**20), "--out", tmp / "g.h5"],
+            "--threads", "not in the range 1<=x<=4096"),
+        "simulate --workers 1e20": (
+            None, ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
+                   "1", "--seed", "1", "--workers", str(10**20), "--out", tmp / "s.h5"], "--workers", "1<=x<=4096"),
+        "nbody --box 1e300": (None, ["simulate", "nbody", "--box", "1e300", "--out", tmp / "n.h5"], "--box",
+                              "not in the range 0<x<=100000"),
+        "nbody --grid 1e9": (None, ["simulate", "nbody", "--grid", str(10**9), "--out", tmp / "n.h5"], "--grid",
+                             "not in the range 4<=x<=8192"),
+        "nbody --steps 1e20": (None, ["simulate", "nbody", "--steps", str(10**20), "--out", tmp / "n.h5"], "--steps",
+                               "not in the range 1<=x<=100000"),
+        "nbody --maps 1e20": (None, ["simulate", "nbody", "--maps", str(10**20), "--out", tmp / "n.h5"], "--maps",
+                              "not in the range 1<=x<=8192"),
+        "nbody --hubble 1e300": (None, ["simulate", "nbody", "--hubble", "1e300", "--out", tmp / "n.h5"], "--hubble",
+                                 "not in the range 0<x<=10"),
+        "nbody --z-init 1e300": (None, ["simulate", "nbody", "--z-init", "1e300", "--out", tmp / "n.h5"], "--z-init",
+                                 "not in the range 0<x<=9999"),
+        "train --width 1e20": (None, ["train", "--data", data, "--out", tmp / "r", "--width", str(10**20)], "--width",
+                               "not in the range 1<=x<=65536"),
+        "train --critic-steps 1e20": (
+            None, ["train", "--data", data, "--out", tmp / "r", "--critic-steps", str(10**20)], "--critic-steps",
+            "not in the range 1<=x<=1000"),
+        "train --lr 1e300": (None, ["train", "--data", data, "--out", tmp / "r", "--lr", "1e300"], "--lr",
+                             "not in the range 0<x<=1000"),
+        "an infinite --model-option": (
+            None, ["train", "--data", data, "--out", tmp / "r", "--model-option", "cell_noise=inf"], "cell_noise",
+            "not a finite number"),
         "simulate into an unwritable directory": (
             None, ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
                    "1", "--seed", "1", "--out", "/proc/x.h5"], "/proc/x.h5", "cannot create"),

@@ -8,6 +8,7 @@ import click
 from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.commands.threads import with_threads
+from surrogate.commands.types import SEED
 from surrogate.errors import SurrogateError
 
 
@@ -43,7 +44,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
                    "conditions (both sides are timed at them).")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed repeats per setting; the median is reported.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of simulator and generator noise.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of simulator and generator noise.")
 @click.option("--compile", "compile_", is_flag=True,
               help="Also time the generator and conversion compiled with torch.compile (rows with path "
                    "'compiled'; compiling takes seconds to minutes per setting).")

@@ -8,7 +8,7 @@ import click
 from surrogate.commands.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.commands.reading import with_reader_options
 from surrogate.commands.threads import with_threads
-from surrogate.commands.types import FiniteFloat
+from surrogate.commands.types import SEED, FiniteFloat
 from surrogate.errors import SurrogateError
 
 MEV_PER_GEV = 1000.0
@@ -31,7 +31,7 @@ MAX_EVENTS = 10**9
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
               "training data.")
 @overwrite_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator noise.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the generator noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Events per generator call.")

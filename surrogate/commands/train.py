@@ -8,10 +8,13 @@ from pathlib import Path
 import click
 
 from surrogate.commands.threads import with_threads
-from surrogate.commands.types import FiniteFloat
+from surrogate.commands.types import SEED, FiniteFloat
 from surrogate.errors import SurrogateError
 
 LOSS_CHOICES = ("wgan-gp", "r1", "ns", "minimax", "wgan-clip")
+#: Bounds far beyond any useful network, so absurd values are refused instead of overflowing in torch
+#: (a traceback) or never finishing a step.
+MAX_WIDTH, MAX_DEPTH, MAX_CRITIC_STEPS, MAX_LR, MAX_PENALTY = 1 << 16, 1000, 1000, 1e3, 1e6
 
 
 def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
@@ -37,7 +40,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "[default: 128].")
 @click.option("--device", help="cpu, cuda, cuda:N or auto [default: auto]. Under torchrun, cuda means each "
               "process's local GPU.")
-@click.option("--seed", type=int, help="Seed of data split, initialisation, noise and data order [default: 0].")
+@click.option("--seed", type=SEED, help="Seed of data split, initialisation, noise and data order [default: 0].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its last checkpoint "
               "stopped (give a larger --steps to train longer).")
 @click.option("--allow-new-data", is_flag=True, help="With --resume: continue although the training data changed "
@@ -47,15 +50,15 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               help="TOML or JSON config file; options given here override it (see docs/training.md).")
 @click.option("--arch", help="Network architecture: auto; for showers dense, conv, layer-streams; for maps dcgan, "
                              "dcgan-log (log pixel transform) [default: auto].")
-@click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
-@click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
-@click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help="Learning rate of both networks "
+@click.option("--latent-dim", type=click.IntRange(min=1, max=MAX_WIDTH), help="Size of the noise vector z [default: 64].")
+@click.option("--width", type=click.IntRange(min=1, max=MAX_WIDTH), help="Base width of generator and critic [default: 256].")
+@click.option("--depth", type=click.IntRange(min=1, max=MAX_DEPTH), help="Hidden layers / blocks per network [default: 3].")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=MAX_LR), help="Learning rate of both networks "
               "[default: 1e-4 for wgan-gp, 2e-4 for r1/ns/minimax, 5e-5 for wgan-clip].")
-@click.option("--critic-steps", type=click.IntRange(min=1), help="Critic updates per generator update "
+@click.option("--critic-steps", type=click.IntRange(min=1, max=MAX_CRITIC_STEPS), help="Critic updates per generator update "
               "[default: 5 for wgan-gp and wgan-clip, 1 otherwise].")
-@click.option("--gp-lambda", type=FiniteFloat(min=0), help="WGAN-GP penalty weight [default: 10].")
-@click.option("--r1-gamma", type=FiniteFloat(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
+@click.option("--gp-lambda", type=FiniteFloat(min=0, max=MAX_PENALTY), help="WGAN-GP penalty weight [default: 10].")
+@click.option("--r1-gamma", type=FiniteFloat(min=0, max=MAX_PENALTY), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
               "[default: 1].")
 @click.option("--r1-interval", type=click.IntRange(min=1), help="Apply R1 every this many critic steps, scaled "
               "by it (1: every step) [default: 16].")

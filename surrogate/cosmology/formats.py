@@ -47,9 +47,18 @@ CAMELS_BOX_MPC_H = 25.0
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MPC_CM = 3.085678e24
 #: Layout keys copied to and from file attributes (besides domain/format).
+#: Options of the readers (see :func:`read`).
+READER_OPTIONS = ("snapshot_map_size", "snapshot_maps", "snapshot_sigma8", "parameter_table", "map_box")
 _LAYOUT_ATTRIBUTES = ("box_mpc_h", "redshift", "grid", "steps", "seed", "mesh_factor", "z_init", "lpt_order",
                       "transfer", "map_size", "maps_per_run", "slab_thickness_mpc_h", "quantity",
                       "omega_b", "h", "n_s", "t_cmb_k")
+
+
+def check_reader_options(options: dict[str, Any]) -> None:
+    """A one-line error for option names no map reader knows (e.g. a shower option given for a map file)."""
+    unknown = sorted(set(options) - set(READER_OPTIONS))
+    if unknown:
+        raise SurrogateError(f"unknown map reader option(s): {', '.join(unknown)} (known: {', '.join(READER_OPTIONS)})")
 
 
 def _is_hdf5(path: Path) -> bool:

@@ -67,7 +67,7 @@ def test_options_without_bounds_show_no_range_in_help(capsys):
     """A finite float without bounds shows its default only (click described it as ``x<=None``)."""
     code, out, _ = run_cli(capsys, "simulate", "nbody", "--help")
     assert code == 0
-    assert "None]" not in out and "Output redshift.  [default: 0.0]" in " ".join(out.split())
+    assert "None]" not in out and "Output redshift. [default: 0.0]" in " ".join(out.split())
 
 
 def test_every_command_that_computes_takes_threads(caplog, monkeypatch):

@@ -1,8 +1,9 @@
 """Write files under a temporary name and rename, so a crash never leaves a half-written output.
 
 The temporary is ``.NAME.PID.tmp`` beside ``NAME``. It is removed on any exception (Ctrl-C, and
-SIGTERM, which the CLI turns into an exception); temporaries of processes that died without cleaning
-up (kill -9) are removed the next time the same output is written.
+SIGTERM, which the CLI turns into an exception), or by :func:`remove_own_temporaries` when the CLI
+stops a terminated process outright; temporaries of processes that died without cleaning up (kill -9)
+are removed the next time the same output is written.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from surrogate.errors import SurrogateError
 _FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 #: How HDF5 and torch report a failed write inside their RuntimeError text.
 _FAILED_WRITE = re.compile(r"file write failed|No space left|File too large")
+#: The temporaries this process is writing now.
+_OWN: set[Path] = set()
 
 
 def atomic_path_failure(error: BaseException) -> str | None:
@@ -46,6 +49,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def remove_own_temporaries() -> None:
+    """Delete the temporaries this process is writing (for a process about to stop without unwinding)."""
+    for temporary in list(_OWN):
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
 def remove_dead_temporaries(final: Path) -> None:
     """Delete ``.NAME.PID.tmp`` beside ``final`` left by processes that no longer run."""
     pattern = re.compile(rf"\.{re.escape(final.name)}\.(\d+)\.tmp")
@@ -66,6 +76,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_temporaries(final)
     temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    _OWN.add(temporary)
     try:
         yield temporary
         with open(temporary, "rb+") as handle:
@@ -80,6 +91,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        _OWN.discard(temporary)
 
 
 @contextlib.contextmanager

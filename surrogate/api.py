@@ -103,14 +103,15 @@ def simulate_nbody(out: str | os.PathLike, *, box_mpc_h: float = 256.0, grid: in
 
 
 def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "run", *,
-          config: "TrainConfig | str | os.PathLike | None" = None, resume: bool = False, progress: bool = False,
-          **settings: Any) -> "TrainResult":
+          config: "TrainConfig | str | os.PathLike | None" = None, resume: bool = False, allow_new_data: bool = False,
+          progress: bool = False, **settings: Any) -> "TrainResult":
     """Train a conditional GAN on ``data`` into the run directory ``out``; returns step, seconds, validation.
 
     config: a TrainConfig, a TOML/JSON config file, or None (the defaults). ``settings`` override it:
     top-level keys (``steps=2000``, ``batch_size=128``, ``device="cpu"``, ``seed=0``, ...) and the
     sections as dicts (``model={"latent_dim": 16}``, ``optim={"lr_generator": 1e-4}``); ``loss`` may be
     a name (``loss="r1"``). Keys are those of docs/training.md; an unknown key is an error.
+    allow_new_data: with ``resume``, continue on changed data (as ``train --allow-new-data``).
     """
     from surrogate.core.config import TrainConfig, from_dict, read_config_file, to_dict
     from surrogate.core.training import train as run_training
@@ -127,7 +128,8 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "run",
     for key, value in settings.items():
         values[key] = {**values[key], **value} if isinstance(value, dict) and isinstance(values.get(key), dict) \
             else value
-    return run_training(from_dict(TrainConfig, values), out, resume=resume, progress=progress)
+    return run_training(from_dict(TrainConfig, values), out, resume=resume, allow_new_data=allow_new_data,
+                        progress=progress)
 
 
 def generate(run_dir: str | os.PathLike, out: str | os.PathLike, conditions, *, seed: int = 0,
@@ -140,13 +142,13 @@ def generate(run_dir: str | os.PathLike, out: str | os.PathLike, conditions, *, 
     incident energies in MeV), or a file: a data file (its events' conditions, read with
     ``reader_options``) or a .npy/.txt/.csv table. As ``surrogate generate``.
     """
-    from surrogate.core.conditions import read_conditions
+    from surrogate.core.conditions import open_conditions
     from surrogate.core.distributed import resolve_device
     from surrogate.core.generation import generate_to_file
 
     model = load(run_dir, which=which, device=resolve_device(device))
     if isinstance(conditions, (str, os.PathLike)):
-        conditions = read_conditions(Path(conditions), model.condition_names, reader_options)
+        conditions = open_conditions(Path(conditions), model.condition_names, reader_options)
     generate_to_file(model, conditions, out, batch_size=batch_size, seed=seed, precision=precision)
     return Path(out)
 

@@ -6,12 +6,15 @@ Errors a user can fix (SurrogateError, bad options) print one line on stderr and
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 
 import click
 
 from surrogate import __version__
+from surrogate._atomic import remove_own_temporaries
 from surrogate.commands import COMMANDS
 from surrogate.errors import SurrogateError
 
@@ -52,12 +55,32 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
 
 
+#: Seconds a command has after SIGTERM to unwind before it is stopped outright. The exception a signal
+#: handler raises can land in code that swallows it (seen: inside a module import of numpy.random).
+TERMINATE_GRACE_S = 10.0
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised wherever the process is, so that cleanups (temporaries) run as on Ctrl-C."""
 
 
+#: The timer that stops a terminated command outright, while one runs.
+_fallback: threading.Timer | None = None
+
+
 def _terminate(signum, frame) -> None:
+    global _fallback
+    _fallback = threading.Timer(TERMINATE_GRACE_S, _stop_now)
+    _fallback.daemon = True
+    _fallback.start()
     raise _Terminated
+
+
+def _stop_now() -> None:
+    """SIGTERM did not end the command in time: remove its temporaries and exit as if it had."""
+    remove_own_temporaries()
+    os.write(2, b"surrogate: terminated\n")
+    os._exit(128 + signal.SIGTERM)
 
 
 def _run(args: list[str], debug: bool) -> int:
@@ -90,6 +113,8 @@ def _run(args: list[str], debug: bool) -> int:
         click.echo("surrogate: interrupted", err=True)
         return 130
     except _Terminated:
+        if _fallback is not None:  # unwound in time (and a process calling main again lives on)
+            _fallback.cancel()
         click.echo("surrogate: terminated", err=True)
         return 128 + signal.SIGTERM
     return 0

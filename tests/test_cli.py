@@ -63,6 +63,13 @@ def test_cli_reference_is_up_to_date():
         "docs/cli.md is stale: run python docs/make_cli_reference.py"
 
 
+def test_options_without_bounds_show_no_range_in_help(capsys):
+    """A finite float without bounds shows its default only (click described it as ``x<=None``)."""
+    code, out, _ = run_cli(capsys, "simulate", "nbody", "--help")
+    assert code == 0
+    assert "None]" not in out and "Output redshift. [default: 0.0]" in " ".join(out.split())
+
+
 def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
     """--threads sets torch's threads for the command's run; a busy machine gets a one-line note."""
     import click

@@ -137,13 +137,48 @@ def test_repr_and_a_warning_outside_the_trained_range(run_dir, caplog):
     assert len(warnings) == 1 and "2 of 3 conditions lie outside the training range" in warnings[0]
 
 
-def test_conditions_of_a_shower_file_are_read_without_its_showers(tmp_path, monkeypatch):
-    """generate --conditions, the trained range and the benchmark read energies only, not gigabytes of cells."""
-    from surrogate.calorimeter.formats import showers
-    from surrogate.core.conditions import read_conditions
+@pytest.mark.parametrize("layout", ["calochallenge", "calogan", "root", "nbody"])
+def test_conditions_stream_block_by_block_without_the_events(tmp_path, monkeypatch, layout):
+    """generate --conditions, the trained range and the benchmark read the conditions in blocks, never the
+    showers or maps: incident_energies, CaloGAN's energy, a ROOT energy branch, the N-body parameters."""
+    from shower_samples import write_sample
 
-    written = tiny_showers(50, seed=3)
-    DOMAIN.write(tmp_path / "s.h5", written)
+    from surrogate.calorimeter.formats import showers
+    from surrogate.core import conditions
+    from surrogate.cosmology import formats
+
+    path = tmp_path / ("data.root" if layout == "root" else "data.h5")
+    if layout == "nbody":
+        parameters = np.random.default_rng(3).uniform(0.2, 0.9, (50, 2))
+        formats.write_nbody(path, np.zeros((50, 4, 4), np.float32), parameters, ("omega_m", "sigma8"),
+                            {"box_mpc_h": 64.0, "redshift": 0.0, "grid": 4, "steps": 1})
+        names, expected = ("omega_m", "sigma8"), parameters
+    else:
+        written = write_sample(path, "calogan" if layout == "calogan" else "ds1-photons", 50, seed=3,
+                               file_format="calochallenge" if layout == "root" else layout)
+        names, expected = written.condition_names, written.conditions
     monkeypatch.setattr(showers, "_checked_blocks", None)  # reading any shower would fail
-    energies = read_conditions(tmp_path / "s.h5", ("incident_energy_mev",))
-    np.testing.assert_allclose(energies, written.conditions)
+    monkeypatch.setattr(formats, "_read_nbody", None)  # and so would reading maps
+    monkeypatch.setattr(conditions, "BLOCK_ROWS", 16)  # several blocks read from the 50 rows
+    stream = conditions.open_conditions(path, names)
+    blocks = list(stream.blocks(7))
+    assert [len(block) for block in blocks] == [7] * 7 + [1] and len(stream) == 50
+    np.testing.assert_allclose(np.concatenate(blocks), expected)
+    np.testing.assert_allclose([stream.low, stream.high], [expected.min(axis=0), expected.max(axis=0)])
+    np.testing.assert_allclose(stream.subsample(10), expected[::5])
+
+
+def test_a_condition_stream_regroups_uneven_blocks_and_checks_each(tmp_path):
+    """Blocks of any size from a reader come out in the sizes asked for; a bad row is named by its index in
+    the whole stream, however the reader cut it."""
+    from surrogate.core.conditions import ConditionStream
+
+    values = np.arange(1.0, 24.0)
+    cuts = [0, 1, 9, 10, 23]
+    uneven = lambda rows: ((None, values[a:b]) for a, b in zip(cuts, cuts[1:]))  # noqa: E731
+    stream = ConditionStream(uneven, ("incident_energy_mev",))
+    assert [len(block) for block in stream.blocks(4)] == [4] * 5 + [3]
+    np.testing.assert_array_equal(np.concatenate(list(stream.blocks(4)))[:, 0], values)
+    values[12] = -1.0
+    with pytest.raises(SurrogateError, match="row 12 has incident_energy_mev = -1"):
+        ConditionStream(uneven, ("incident_energy_mev",))

@@ -4,6 +4,7 @@ no temporary, resume refuses changed data, bad options are one-line errors (exit
 memory. The bad-file sweep of the readers is tests/test_bad_input.py; this extends it to the commands."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,9 +19,11 @@ import h5py
 import numpy as np
 import pytest
 from shower_samples import run_cli
-from training_helpers import train_tiny_run, write_tiny_file
+from training_helpers import TINY_GEOMETRY, tiny_showers, train_tiny_run, write_tiny_file
 
 from surrogate._atomic import atomic_path
+from surrogate.calorimeter.domain import DOMAIN
+from surrogate.calorimeter.geometry import Geometry
 from surrogate.cosmology.formats import write_nbody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +32,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return train_tiny_run(tmp_path_factory.mktemp("reliability"), steps=4, validate_every=2, checkpoint_every=2)
+    """A tiny shower run in ROOT/run, its data ROOT/tiny.h5, and a map file ROOT/maps.h5."""
+    root = tmp_path_factory.mktemp("reliability")
+    nbody_file(root / "maps.h5")
+    return train_tiny_run(root, steps=4, validate_every=2, checkpoint_every=2)
 
 
 def digest(path: Path) -> str:
@@ -75,6 +81,7 @@ def _protected_cases(run, tmp):
                                           data),
         "benchmark over the run's export": (["benchmark", run, "--out", run / "model.pt", "--overwrite"],
                                             run / "model.pt"),
+        "export over the run's export": (["export", run, "--out", run / "model.pt", "--overwrite"], run / "model.pt"),
         "merge over an input": (["merge", data, data, "--overwrite"], data),
         "train with its data as --out": (["train", "--data", data, "--out", data], data),
     }
@@ -111,6 +118,7 @@ def _existing_output_cases(run, tmp):
         "generate": ["generate", run, "--energy", "5", "--events", "3", "--out", "OUT"],
         "validate": ["validate", "--reference", data, "--candidate", data, "--out", "OUTDIR", "--no-classifier"],
         "benchmark": ["benchmark", run, "--out", "OUT"],
+        "export": ["export", run, "--out", "OUT"],
         "quickstart": ["quickstart", "--out", "OUTDIR"],
     }
 
@@ -169,25 +177,84 @@ def test_temporaries_of_dead_processes_are_removed_when_the_output_is_next_writt
 
 
 def test_sigterm_removes_the_temporary_and_keeps_the_previous_file(tmp_path):
+    """SIGTERM as soon as the temporary exists (a simulation of 10^6 showers cannot be done by then).
+
+    No fixed sleeps: the test waits on the temporary appearing and on the process ending, each with a
+    generous deadline, and kills the process group when one passes, so a hang fails the test instead
+    of blocking CI. Output goes to a file, so a full pipe can never stall the process."""
     out = tmp_path / "showers.h5"
     out.write_bytes(b"previous good file")
-    process = subprocess.Popen([sys.executable, "-m", "surrogate", "simulate", "calorimeter", "--geometry", "ds2",
-                                "--particle", "e-", "--energy", "2", "--events", "100000", "--seed", "1",
-                                "--out", out, "--overwrite"], env=ENV, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "surrogate", "simulate", "calorimeter", "--geometry", "ds2",
+                                    "--particle", "e-", "--energy", "2", "--events", "1000000", "--seed", "1",
+                                    "--out", out, "--overwrite"], env=ENV, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not temporaries(tmp_path) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.1)
-        assert temporaries(tmp_path), "the simulation never started writing"
-        time.sleep(1.0)  # inside the simulation
+        deadline = time.monotonic() + 120
+        while not temporaries(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert temporaries(tmp_path) and process.poll() is None, \
+            f"the simulation never started writing: {log.read_text()}"
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 120 s after SIGTERM: {log.read_text()}")
     finally:
-        process.kill() if process.poll() is None else None
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    err = log.read_text()
+    log.unlink()
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and "terminated" in err
     assert not temporaries(tmp_path)
     assert out.read_bytes() == b"previous good file"
+
+
+def test_sigterm_swallowed_by_the_code_it_lands_in_still_ends_the_command(tmp_path):
+    """The exception SIGTERM raises can land in code that swallows it (it once did, inside an import of
+    numpy.random, and the simulation ran on): the command is then stopped after a grace period, its
+    temporary removed, with the same message and exit status."""
+    script = textwrap.dedent("""
+        import sys, time
+        from surrogate import cli
+        from surrogate._atomic import atomic_path
+
+        @cli.cli.command()
+        def swallow():
+            with atomic_path(sys.argv[1]) as temporary:
+                temporary.write_bytes(b"partial")
+                while True:
+                    try:
+                        time.sleep(0.01)
+                    except BaseException:
+                        pass
+
+        cli.TERMINATE_GRACE_S = 1.0
+        cli.main(["swallow"])
+    """)
+    out = tmp_path / "out.bin"
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", script, str(out)], env=ENV, stderr=stderr,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not temporaries(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert temporaries(tmp_path) and process.poll() is None, log.read_text()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, log.read_text()
+    assert log.read_text() == "surrogate: terminated\n"
+    log.unlink()
+    assert not temporaries(tmp_path) and not out.exists()
 
 
 # -- a full disk ----------------------------------------------------------------------------------------------
@@ -251,6 +318,40 @@ def test_resume_refuses_replaced_data_and_steps_behind_the_run(tmp_path, capsys)
     code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--steps", "6")
     assert_one_line_error(code, err, data.resolve(), "changed since the run started (")
     assert digest(run / "config.json") == config_before
+    before = json.loads((run / "data_fingerprint.json").read_text())
+    code, _, err = run_cli(capsys, "train", "--out", run, "--resume", "--steps", "6", "--allow-new-data",
+                           "--no-progress")
+    assert code == 0, err
+    record = json.loads((run / "data_fingerprint.json").read_text())
+    assert record["from_step"] == 4 and record["sha256_sampled"] != before["sha256_sampled"]
+    assert record["earlier"] == [before] and before["from_step"] == 0
+    assert json.loads((run / "config.json").read_text())["steps"] == 6
+
+
+def test_allow_new_data_resumes_on_another_file_of_the_same_events_only(tmp_path, capsys, caplog):
+    data = write_tiny_file(tmp_path / "data.h5", n_events=300, seed=0)
+    run = train_tiny_run(tmp_path, data=data, steps=2, validate_every=2, checkpoint_every=2)
+    other = write_tiny_file(tmp_path / "other.h5", n_events=300, seed=1)
+    capsys.readouterr()
+    resume = ["train", "--out", run, "--resume", "--steps", "4", "--data", other, "--no-progress"]
+    code, _, err = run_cli(capsys, *resume)
+    assert_one_line_error(code, err, run, "cannot change data when resuming (--allow-new-data lets")
+    code, _, err = run_cli(capsys, "train", "--data", other, "--out", tmp_path / "new", "--allow-new-data")
+    assert_one_line_error(code, err, "--allow-new-data", "give --resume")
+    wider = Geometry("wider", "calochallenge", tuple(dataclasses.replace(layer, n_alpha=8)  # 72 cells, not 36
+                                                     for layer in TINY_GEOMETRY.layers))
+    wrong = tmp_path / "wrong.h5"
+    DOMAIN.write(wrong, tiny_showers(300, 2, wider))
+    code, _, err = run_cli(capsys, *resume[:-2], wrong, "--allow-new-data")
+    assert_one_line_error(code, err, wrong.resolve(), "this run's networks are for shape (36,)")
+    assert json.loads((run / "config.json").read_text())["data"] == str(data.resolve())
+    code, _, err = run_cli(capsys, *resume, "--allow-new-data")
+    assert code == 0, err
+    assert "continuing on" in caplog.text and "from step 2 (another file" in caplog.text
+    record = json.loads((run / "data_fingerprint.json").read_text())
+    assert record["path"] == str(other.resolve()) and record["from_step"] == 2
+    assert [earlier["path"] for earlier in record["earlier"]] == [str(data.resolve())]
+    assert json.loads((run / "config.json").read_text())["data"] == str(other.resolve())
 
 
 # -- bad options and inputs: one line naming the culprit, exit 2 ----------------------------------------------
@@ -259,6 +360,7 @@ def _bad_input_cases(run, tmp):
     data = run.parent / "tiny.h5"
     negative = tmp / "c.npy"
     one_event, strings, non_finite = tmp / "one.h5", tmp / "strings.h5", tmp / "nan.h5"
+    maps = run.parent / "maps.h5"
     return {
         "negative energy in a conditions table": (
             lambda: np.save(negative, np.array([[1e3], [-5.0]])),
@@ -310,10 +412,50 @@ def _bad_input_cases(run, tmp):
         "generate into a directory": (
             lambda: (tmp / "d").mkdir(), ["generate", run, "--energy", "5", "--events", "3", "--out", tmp / "d"],
             tmp / "d", "--out is a directory; give a file name"),
-        "nbody beyond memory": (None, ["simulate", "nbody", "--grid", "100000", "--out", tmp / "n.h5"],
+        "nbody beyond memory": (None, ["simulate", "nbody", "--grid", "8192", "--out", tmp / "n.h5"],
                                 "not enough memory", "ask for less"),
         "nbody --runs 1e8": (None, ["simulate", "nbody", "--grid", "8", "--runs", "100000000", "--out", tmp / "n.h5"],
                              "--runs", "not in the range 1<=x<=1000000"),
+        # found by the sweep of 2026-11-30 (issue 15): each was a traceback, a hang or a silent acceptance
+        "an unknown --data-option of a map file": (
+            None, ["train", "--data", maps, "--out", tmp / "r", "--data-option", "bogus=1"], "bogus",
+            "unknown map reader option(s): bogus"),
+        "a shower reader option for a map file": (
+            None, ["inspect", maps, "--card", data], "card", "unknown map reader option(s): card"),
+        "--map-box -1": (None, ["inspect", maps, "--map-box", "-1"], "--map-box", "not in the range x>0"),
+        "generate --seed 1e20": (
+            None, ["generate", run, "--energy", "5", "--events", "3", "--seed", str(10**20), "--out", tmp / "g.h5"],
+            "--seed", "not in the range 0<=x<="),
+        "simulate nbody --seed -1": (None, ["simulate", "nbody", "--seed", "-1", "--out", tmp / "n.h5"], "--seed",
+                                     "not in the range 0<=x<="),
+        "--threads 1e20": (
+            None, ["generate", run, "--energy", "5", "--events", "3", "--threads", str(10**20), "--out", tmp / "g.h5"],
+            "--threads", "not in the range 1<=x<=4096"),
+        "simulate --workers 1e20": (
+            None, ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
+                   "1", "--seed", "1", "--workers", str(10**20), "--out", tmp / "s.h5"], "--workers", "1<=x<=4096"),
+        "nbody --box 1e300": (None, ["simulate", "nbody", "--box", "1e300", "--out", tmp / "n.h5"], "--box",
+                              "not in the range 0<x<=100000"),
+        "nbody --grid 1e9": (None, ["simulate", "nbody", "--grid", str(10**9), "--out", tmp / "n.h5"], "--grid",
+                             "not in the range 4<=x<=8192"),
+        "nbody --steps 1e20": (None, ["simulate", "nbody", "--steps", str(10**20), "--out", tmp / "n.h5"], "--steps",
+                               "not in the range 1<=x<=100000"),
+        "nbody --maps 1e20": (None, ["simulate", "nbody", "--maps", str(10**20), "--out", tmp / "n.h5"], "--maps",
+                              "not in the range 1<=x<=8192"),
+        "nbody --hubble 1e300": (None, ["simulate", "nbody", "--hubble", "1e300", "--out", tmp / "n.h5"], "--hubble",
+                                 "not in the range 0<x<=10"),
+        "nbody --z-init 1e300": (None, ["simulate", "nbody", "--z-init", "1e300", "--out", tmp / "n.h5"], "--z-init",
+                                 "not in the range 0<x<=9999"),
+        "train --width 1e20": (None, ["train", "--data", data, "--out", tmp / "r", "--width", str(10**20)], "--width",
+                               "not in the range 1<=x<=65536"),
+        "train --critic-steps 1e20": (
+            None, ["train", "--data", data, "--out", tmp / "r", "--critic-steps", str(10**20)], "--critic-steps",
+            "not in the range 1<=x<=1000"),
+        "train --lr 1e300": (None, ["train", "--data", data, "--out", tmp / "r", "--lr", "1e300"], "--lr",
+                             "not in the range 0<x<=1000"),
+        "an infinite --model-option": (
+            None, ["train", "--data", data, "--out", tmp / "r", "--model-option", "cell_noise=inf"], "cell_noise",
+            "not a finite number"),
         "simulate into an unwritable directory": (
             None, ["simulate", "calorimeter", "--geometry", "ds2", "--particle", "e-", "--energy", "1", "--events",
                    "1", "--seed", "1", "--out", "/proc/x.h5"], "/proc/x.h5", "cannot create"),
@@ -388,3 +530,49 @@ def test_generating_ten_times_more_events_takes_the_same_memory(run_dir, tmp_pat
                                    check=True).stdout.split()[-1]) for events in (20_000, 200_000)]
     assert (tmp_path / "200000.h5").stat().st_size > (tmp_path / "20000.h5").stat().st_size
     assert peak_kib[1] < peak_kib[0] + 8 * 1024, peak_kib  # holding all 2e5 showers would add ~28 MiB
+
+
+def conditions_only_file(path: Path, rows: int) -> Path:
+    """A CaloChallenge file of the tiny geometry with ``rows`` incident energies and a ``showers`` dataset of
+    as many rows that was never written (HDF5 stores no unwritten chunks): all a conditions reader needs."""
+    write_tiny_file(path, n_events=1000)
+    with h5py.File(path, "r+") as handle:
+        energies, showers = handle["incident_energies"], handle["showers"]
+        pattern = energies[:]
+        energies.resize(rows, axis=0)
+        showers.resize(rows, axis=0)
+        for start in range(0, rows, 1 << 20):
+            stop = min(rows, start + (1 << 20))
+            energies[start:stop] = np.resize(pattern, (stop - start, 1))  # inside the training range
+    return path
+
+
+@pytest.mark.slow
+def test_generating_from_a_long_conditions_file_takes_the_same_memory(run_dir, tmp_path):
+    """generate --conditions streams the conditions: 10^5 and 5x10^6 rows of an HDF5 file peak at the same memory.
+
+    Generating 5x10^6 events would take minutes here, so a file-size limit cuts the production short after
+    its first batches, as a full disk would: by then the command has read and checked every row (its
+    first pass over the file), which is where reading them all at once took 8 bytes per row and copy."""
+    script = textwrap.dedent("""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        from surrogate.cli import main
+        try:
+            main(["generate", sys.argv[1], "--conditions", sys.argv[2], "--batch-size", "2000", "--out",
+                  sys.argv[3], "--device", "cpu"])
+        except SystemExit as exit_:
+            assert exit_.code == 2, exit_.code
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    peak_kib = []
+    for rows in (10**5, 5 * 10**6):
+        conditions = conditions_only_file(tmp_path / f"conditions_{rows}.h5", rows)
+        result = subprocess.run([sys.executable, "-c", script, str(run_dir), str(conditions),
+                                 str(tmp_path / f"generated_{rows}.h5")], env=ENV, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0 and "cannot write (File too large)" in result.stderr, result.stderr
+        peak_kib.append(int(result.stdout.split()[-1]))
+        conditions.unlink()
+    assert peak_kib[1] < peak_kib[0] + 16 * 1024, peak_kib  # reading them at once held two copies of 38 MiB

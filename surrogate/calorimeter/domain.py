@@ -37,8 +37,9 @@ class CalorimeterDomain(Domain):
     def read(self, path: Path, *, start: int = 0, stop: int | None = None, **options: Any) -> EventSet:
         return showers.read(path, start=start, stop=stop, **options)
 
-    def read_conditions(self, path: Path, **options: Any) -> tuple[tuple[str, ...], np.ndarray]:
-        return showers.read_conditions(path, **options)
+    def iter_conditions(self, path: Path, *, chunk_events: int = showers.ENERGY_BLOCK_ROWS,
+                        **options: Any) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+        return showers.iter_conditions(path, chunk_events=chunk_events, **options)
 
     def iter_read(self, path: Path, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
         return showers.iter_read(path, chunk_events=chunk_events, **options)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from surrogate.calorimeter.production import BLOCK_EVENTS, parse_energies, simulate_production
-from surrogate.core.click_types import FiniteFloat
+from surrogate.core.click_types import SEED, WORKERS, FiniteFloat
 from surrogate.core.outputs import check_output, overwrite_option
 from surrogate.core.threads import with_threads
 
@@ -24,7 +24,7 @@ from surrogate.core.threads import with_threads
               help="LO:HI in GeV: incident energies drawn log-uniformly between LO and HI.")
 @click.option("--events", type=click.IntRange(min=1), required=True, metavar="N",
               help="Number of showers in the whole production (all shards together).")
-@click.option("--seed", type=click.IntRange(min=0), required=True, metavar="S",
+@click.option("--seed", type=SEED, required=True, metavar="S",
               help="Seed of the production; the same seed gives the same showers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file (energies stored in MeV).")
@@ -36,7 +36,7 @@ from surrogate.core.threads import with_threads
                                              f"cut into whole blocks of {BLOCK_EVENTS} showers (the unit of its "
                                              "seeding; parts differ by at most one block, N at most the number "
                                              "of blocks); `surrogate merge` joins the N outputs.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="W",
+@click.option("--workers", type=WORKERS, default=1, show_default=True, metavar="W",
               help="Processes simulating blocks in parallel.")
 def calorimeter(geometry: str, particle: str, energy_gev: float | None, energy_range: str | None, events: int,
                 seed: int, out: Path, overwrite: bool, file_format: str | None, shard: str | None,

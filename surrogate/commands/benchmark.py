@@ -8,6 +8,7 @@ import click
 from surrogate.commands.reading import with_reader_options
 from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.core.threads import with_threads
+from surrogate.core.click_types import SEED
 from surrogate.errors import SurrogateError
 
 
@@ -43,7 +44,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
                    "conditions (both sides are timed at them).")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed repeats per setting; the median is reported.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of simulator and generator noise.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of simulator and generator noise.")
 @click.option("--compile", "compile_", is_flag=True,
               help="Also time the generator and conversion compiled with torch.compile (rows with path "
                    "'compiled'; compiling takes seconds to minutes per setting).")
@@ -66,13 +67,15 @@ def benchmark(run_dir, out, overwrite, device, batch_sizes, precisions, simulato
 
     from surrogate.api import benchmark as run_benchmark
     from surrogate.core.benchmark import format_table
-    from surrogate.core.conditions import read_conditions
+    from surrogate.core.benchmark import TIMING_CONDITION_ROWS
+    from surrogate.core.conditions import open_conditions
     from surrogate.core.model import load
 
     check_output(out, inputs=[conditions_file, *reader_inputs(reader_options)], run_dir=run_dir, overwrite=overwrite)
     conditions = None
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, load(run_dir).condition_names, reader_options)
+        stream = open_conditions(conditions_file, load(run_dir).condition_names, reader_options)
+        conditions = stream.subsample(TIMING_CONDITION_ROWS)  # bounded, whatever the file's length
     with tqdm(desc="benchmark", unit="setting", leave=False, disable=None) as bar:
         result = run_benchmark(run_dir, out, device=device, batch_sizes=_batch_sizes(batch_sizes),
                                precisions=precisions, simulator_events=simulator_events,

@@ -5,15 +5,18 @@ from pathlib import Path
 
 import click
 
+from surrogate.core.outputs import check_output, overwrite_option
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--format", "format_", type=click.Choice(["onnx"]), default="onnx", show_default=True,
               help="Export format.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output file (.onnx).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file (.onnx).")
+@overwrite_option
 @click.option("--checkpoint", "which", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Which export of the run: best quick validation, or the latest.")
-def export(run_dir, format_, out, which) -> None:
+def export(run_dir, format_, out, overwrite, which) -> None:
     """Write the surrogate in RUN_DIR as one ONNX graph: (conditions, noise) -> events.
 
     \b
@@ -29,5 +32,6 @@ def export(run_dir, format_, out, which) -> None:
     """
     from surrogate.api import export_onnx
 
+    check_output(out, run_dir=run_dir, overwrite=overwrite)
     difference = export_onnx(run_dir, out, which=which)
     click.echo(f"wrote {out} (ONNX Runtime matches torch to {difference:.2g} relative)")

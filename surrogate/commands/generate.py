@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
-from surrogate.core.click_types import FiniteFloat
+from surrogate.core.click_types import SEED, FiniteFloat
 from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
@@ -36,7 +36,7 @@ MAX_EVENTS = 10**9
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file, in the layout of the "
               "training data.")
 @overwrite_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator noise.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the generator noise.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Events per generator call.")
@@ -67,7 +67,7 @@ def generate(run_dir, conditions_file, energy, condition_values, events, out, ov
     import numpy as np
     from tqdm import tqdm
 
-    from surrogate.core.conditions import ENERGY_SUFFIX, read_conditions
+    from surrogate.core.conditions import ENERGY_SUFFIX, open_conditions
     from surrogate.core.distributed import resolve_device
     from surrogate.core.generation import FastPath, generate_to_file
     from surrogate.core.model import load
@@ -83,7 +83,7 @@ def generate(run_dir, conditions_file, energy, condition_values, events, out, ov
     fast_path.check(target)
     model = load(run_dir, which=which, device=target)
     if conditions_file is not None:
-        conditions = read_conditions(conditions_file, model.condition_names, reader_options)
+        conditions = open_conditions(conditions_file, model.condition_names, reader_options)  # read as it goes
     elif condition_values:
         row = condition_row(condition_values, model.condition_names, run_dir)
         conditions = np.broadcast_to(row, (events, len(row)))  # one row, no memory per event

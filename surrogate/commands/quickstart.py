@@ -7,6 +7,7 @@ import click
 
 from surrogate.core.outputs import check_output, overwrite_option
 from surrogate.core.threads import with_threads
+from surrogate.core.click_types import SEED, WORKERS
 from surrogate.errors import SurrogateError
 
 
@@ -18,9 +19,9 @@ from surrogate.errors import SurrogateError
 @click.option("--events", type=click.IntRange(min=100), default=None,
               help="Training showers to simulate (default 1500, 1-20 GeV electrons in the ds2 geometry).")
 @click.option("--steps", type=click.IntRange(min=10), default=None, help="Generator steps to train (default 600).")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--workers", type=WORKERS, default=2, show_default=True,
               help="Processes for the shower simulation.")
-@click.option("--seed", type=int, default=None, help="Seed of the whole chain (default 1).")
+@click.option("--seed", type=SEED, default=None, help="Seed of the whole chain (default 1).")
 def quickstart(out_dir: Path, overwrite: bool, events: int | None, steps: int | None, workers: int,
                seed: int | None) -> None:
     """Simulate showers, train a conditional GAN, generate, validate and benchmark, then summarise.

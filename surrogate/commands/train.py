@@ -8,10 +8,14 @@ from typing import Callable
 
 import click
 
-from surrogate.core.click_types import FiniteFloat
+from surrogate.core.click_types import SEED, FiniteFloat
 from surrogate.core.losses import DEFAULT_LOSS, LOSSES, LossEntry
 from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
+
+#: Bounds far beyond any useful network, so absurd values are refused instead of overflowing in torch
+#: (a traceback) or never finishing a step.
+MAX_WIDTH, MAX_DEPTH, MAX_CRITIC_STEPS, MAX_LR, MAX_PENALTY = 1 << 16, 1000, 1000, 1e3, 1e6
 
 
 def _by_value(value_of: Callable[[LossEntry], str]) -> dict[str, list[str]]:
@@ -60,22 +64,25 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               "[default: 128].")
 @click.option("--device", help="cpu, cuda, cuda:N or auto [default: auto]. Under torchrun, cuda means each "
               "process's local GPU.")
-@click.option("--seed", type=int, help="Seed of data split, initialisation, noise and data order [default: 0].")
+@click.option("--seed", type=SEED, help="Seed of data split, initialisation, noise and data order [default: 0].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where its last checkpoint "
               "stopped (give a larger --steps to train longer).")
+@click.option("--allow-new-data", is_flag=True, help="With --resume: continue although the training data changed "
+              "(--data names another file, or the file was rewritten); the run records the new file and the step "
+              "it trains from in data_fingerprint.json.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML or JSON config file; options given here override it (see docs/training.md).")
 @click.option("--arch", help="Network architecture: auto; for showers dense, conv, layer-streams; for maps dcgan, "
                              "dcgan-log (log pixel transform) [default: auto].")
-@click.option("--latent-dim", type=click.IntRange(min=1), help="Size of the noise vector z [default: 64].")
-@click.option("--width", type=click.IntRange(min=1), help="Base width of generator and critic [default: 256].")
-@click.option("--depth", type=click.IntRange(min=1), help="Hidden layers / blocks per network [default: 3].")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help="Learning rate of both networks "
+@click.option("--latent-dim", type=click.IntRange(min=1, max=MAX_WIDTH), help="Size of the noise vector z [default: 64].")
+@click.option("--width", type=click.IntRange(min=1, max=MAX_WIDTH), help="Base width of generator and critic [default: 256].")
+@click.option("--depth", type=click.IntRange(min=1, max=MAX_DEPTH), help="Hidden layers / blocks per network [default: 3].")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True, max=MAX_LR), help="Learning rate of both networks "
               f"{_loss_defaults(lambda entry: _scientific(entry.lr))}.")
-@click.option("--critic-steps", type=click.IntRange(min=1), help="Critic updates per generator update "
+@click.option("--critic-steps", type=click.IntRange(min=1, max=MAX_CRITIC_STEPS), help="Critic updates per generator update "
               f"{_loss_defaults(lambda entry: str(entry.critic_steps))}.")
-@click.option("--gp-lambda", type=FiniteFloat(min=0), help="WGAN-GP penalty weight [default: 10].")
-@click.option("--r1-gamma", type=FiniteFloat(min=0), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
+@click.option("--gp-lambda", type=FiniteFloat(min=0, max=MAX_PENALTY), help="WGAN-GP penalty weight [default: 10].")
+@click.option("--r1-gamma", type=FiniteFloat(min=0, max=MAX_PENALTY), help="R1 weight gamma in (gamma/2) E|grad D|^2 "
               "[default: 1].")
 @click.option("--r1-interval", type=click.IntRange(min=1), help="Apply R1 every this many critic steps, scaled "
               "by it (1: every step) [default: 16].")
@@ -102,7 +109,7 @@ def _key_value(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
                    "the cell-spectrum calibration) [default: 1], critic_features (1: physics features in "
                    "the critic) [default: 0]. See docs/training.md.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_file, arch, latent_dim, width,
+def train(data, run_dir, loss, steps, batch_size, device, seed, resume, allow_new_data, config_file, arch, latent_dim, width,
           depth, lr, critic_steps, gp_lambda, r1_gamma, r1_interval, ema_halflife_kimg, precision,
           tf32, compile_, validate_every, checkpoint_every, data_options, model_options, no_progress) -> None:
     """Train a conditional GAN on --data; checkpoints, log.csv and config.json go to --out.
@@ -112,6 +119,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
       surrogate train --data showers.h5 --loss wgan-gp --steps 20000 --out runs/ds2
       surrogate train --data showers.h5 --loss r1 --r1-gamma 2 --steps 20000 --out runs/ds2-r1
       surrogate train --out runs/ds2 --resume --steps 40000
+      surrogate train --out runs/ds2 --resume --steps 60000 --data more.h5 --allow-new-data
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
     from surrogate.core.outputs import check_output
@@ -145,7 +153,8 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, config_f
         config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **given)})
     if not resume and not config.data:
         raise SurrogateError("give the training data with --data FILE (or a config file naming it)")
-    result = run_training(out=run_dir, config=config, resume=resume, progress=not no_progress)
+    result = run_training(out=run_dir, config=config, resume=resume, allow_new_data=allow_new_data,
+                          progress=not no_progress)
     if os.environ.get("RANK", "0") != "0":
         return
     if result.validation:

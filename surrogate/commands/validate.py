@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
-from surrogate.core.click_types import FiniteFloat
+from surrogate.core.click_types import SEED, FiniteFloat
 from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.core.threads import with_threads
 
@@ -26,12 +26,12 @@ _SHOWN = 10
 @overwrite_option
 @click.option("--fail-above", type=FiniteFloat(min=0, min_open=True), default=None, metavar="R",
               help="Exit with status 1 when any observable's W1 / noise-floor ratio exceeds R (for CI).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of every resampling and of the classifier's split and training.")
 @click.option("--max-events", type=click.IntRange(min=2), default=None, metavar="N",
               help="Use at most the first N events of each file (default: all).")
 @click.option("--no-classifier", is_flag=True, help="Skip the classifier two-sample test (classifier_auc null).")
-@click.option("--resamples", type=click.IntRange(min=2), default=50, show_default=True,
+@click.option("--resamples", type=click.IntRange(min=2, max=10**5), default=50, show_default=True,
               help="Resampling replicas for each noise floor and bootstrap error.")
 def validate(reference: Path, candidate: Path, out_dir: Path, overwrite: bool, fail_above: float | None, seed: int,
              max_events: int | None, no_classifier: bool, resamples: int, reader_options: dict) -> None:

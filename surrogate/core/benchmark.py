@@ -78,13 +78,18 @@ def fp32_arithmetic(precision: str):
         convolutions.fp32_precision = previous[1]
 
 
+#: Rows of a conditions file (spread evenly over it) that the benchmark picks its timed rows from.
+TIMING_CONDITION_ROWS = 1 << 20
+
+
 def timing_conditions(model, given: np.ndarray | None) -> tuple[np.ndarray, str]:
     """The conditions both sides are timed at, and where they come from: the user's (``given``), the
     run's training file (the production the surrogate stands in for), or the simulator's default points."""
     if given is not None:
         return model.conditions_array(given), "--conditions"
-    if model.training_conditions is not None:
-        return model.training_conditions, f"the training data {model.config.data}"
+    if model.training_condition_stream is not None:
+        return (model.training_condition_stream.subsample(TIMING_CONDITION_ROWS),
+                f"the training data {model.config.data}")
     reference = model.domain.reference_simulator(model.layout)
     if reference is None:
         raise SurrogateError("give --conditions FILE: the run's training file is not here and there is no "

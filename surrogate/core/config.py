@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 import types
@@ -219,6 +220,8 @@ def model_options(config: ModelConfig, accepted: dict[str, str], domain: str) ->
             value = float(text)
         except ValueError:
             raise SurrogateError(f"model option {name}={text!r}: expected float") from None
+        if not math.isfinite(value):
+            raise SurrogateError(f"model option {name}={text!r}: not a finite number")
         in_range, wording = OPTION_RANGES[accepted[name]]
         if not in_range(value):
             raise SurrogateError(f"model option {name} must be {wording}, not {value}")

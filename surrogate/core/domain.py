@@ -174,13 +174,13 @@ class Domain(abc.ABC):
     def iter_read(self, path: Path, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
         """The whole file in chunks, so a file larger than memory can be processed."""
 
-    def read_conditions(self, path: Path, **options: Any) -> tuple[tuple[str, ...] | None, np.ndarray]:
-        """Condition names (None for an empty file) and the (N, C) conditions of every event. This reads
+    def iter_conditions(self, path: Path, *, chunk_events: int = 10_000,
+                        **options: Any) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+        """Condition names and the (n, C) conditions of ``chunk_events`` events at a time (nothing for an
+        empty file), so conditions of any number of events stream through bounded memory. This reads
         the events too; domains whose files keep the conditions apart override it to skip them."""
-        chunks = list(self.iter_read(path, **options))
-        if not chunks:
-            return None, np.empty((0, 0))
-        return chunks[0].condition_names, np.concatenate([chunk.conditions for chunk in chunks])
+        for chunk in self.iter_read(path, chunk_events=chunk_events, **options):
+            yield chunk.condition_names, chunk.conditions
 
     @abc.abstractmethod
     def write(self, path: Path, events: EventSet) -> None:

@@ -9,6 +9,8 @@ One pipeline serves ``surrogate generate``, and its batch function is what ``sur
 - The noise is drawn outside the batch function, batch by batch, with a seeded ``torch.Generator``
   exactly as :meth:`Surrogate.sample` draws it: the same seed and batch size give the same events on
   every path (bit for bit when eager, to rounding when compiled).
+- Conditions stream in blocks (:class:`surrogate.core.conditions.ConditionStream`), from an array or
+  straight from a file, so neither the events nor their conditions are ever all in memory.
 - Results reach the host through pinned buffers filled by non-blocking copies (on CUDA), and a writer
   thread appends batch k to the file while the device computes batch k+1. At most a few batches exist
   at any moment, whatever the number of events, and the file appears only once every batch is in it.
@@ -26,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from surrogate.core.conditions import ConditionStream, stream_of
 from surrogate.core.domain import EventSet
 from surrogate.core.model import PRECISIONS, Surrogate
 from surrogate.core.provenance import stamp_training_data
@@ -120,7 +123,8 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
                      progress: Callable[[int], object] | None = None) -> GenerationReport:
     """Generate one event per condition row and write them to ``path`` in the model's layout.
 
-    conditions: (N, C) array-like in the units of ``model.condition_names`` (1-D when C is 1).
+    conditions: (N, C) array-like in the units of ``model.condition_names`` (1-D when C is 1), or a
+        :class:`ConditionStream` (e.g. :func:`surrogate.core.conditions.open_conditions` of a file).
     queue_batches: batches computed ahead of the writer; memory holds at most about
         ``queue_batches + 2`` batches, whatever N.
     progress: called from the writer thread with the number of events of each batch written.
@@ -128,13 +132,13 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
     The output has the events :meth:`Surrogate.sample` returns for the same seed and batch size. On
     any error (in the device work or in the writer) the exception propagates and no file is left.
     """
-    array = model.conditions_array(conditions)
-    model.warn_outside_range(array)
     if queue_batches < 1:
         raise SurrogateError("queue_batches must be at least 1")
     if batch_size < 1:
         raise SurrogateError("batch size must be at least 1")
-    batch_size = max(1, min(batch_size, len(array)))  # same batches; no buffers larger than the production
+    stream = stream_of(conditions, model.condition_names)
+    model.warn_outside_range(stream)
+    batch_size = max(1, min(batch_size, len(stream)))  # same batches; no buffers larger than the production
     started = time.perf_counter()
     with torch.inference_mode():
         batch = make_batch_function(model, batch_size, precision=precision, fast_path=fast_path)
@@ -143,7 +147,7 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
             handoff = _WriterThread(writer, staging, model.condition_names, dict(model.layout), queue_batches,
                                     progress)
             try:
-                _produce(model, array, batch, batch_size, seed, staging, handoff)
+                _produce(model, stream, batch, batch_size, seed, staging, handoff)
             except BaseException:
                 handoff.finish(cancel=True)
                 raise
@@ -151,18 +155,17 @@ def generate_to_file(model: Surrogate, conditions, path: str | os.PathLike, *, b
             if failure is not None:
                 raise failure
     stamp_training_data(path, model.config.data)
-    return GenerationReport(len(array), time.perf_counter() - started, str(model.device), fast_path.name)
+    return GenerationReport(len(stream), time.perf_counter() - started, str(model.device), fast_path.name)
 
 
-def _produce(model: Surrogate, array: np.ndarray, batch: BatchFunction, batch_size: int, seed: int,
+def _produce(model: Surrogate, stream: ConditionStream, batch: BatchFunction, batch_size: int, seed: int,
              staging: _HostStaging, handoff: _WriterThread) -> None:
     """Compute batch after batch on the device and hand each to the writer; stop early when it failed."""
     device = model.device
     rng = torch.Generator(device=device).manual_seed(int(seed))
-    for start in range(0, len(array), batch_size):
+    for rows in stream.blocks(batch_size):
         if handoff.failure is not None:
             return
-        rows = array[start:start + batch_size]
         events = batch(_to_device(rows, device), draw_noise(model, len(rows), rng))
         handoff.put(staging.stage(rows, events))
 

@@ -21,6 +21,7 @@ import torch
 
 from surrogate import pretrained
 from surrogate.core import checkpoint
+from surrogate.core.conditions import ConditionStream, open_conditions
 from surrogate.core.config import TrainConfig, from_dict
 from surrogate.core.contracts import build_checked
 from surrogate.core.domain import Domain, EventSet, domain_named
@@ -73,15 +74,14 @@ class Surrogate:
         return f"<Surrogate {self.domain.name}: {ranges}, step {self.metadata.get('step')}{quick}>"
 
     @functools.cached_property
-    def training_conditions(self) -> np.ndarray | None:
-        """(N, C) conditions of the run's training file (``config.data``), None when it is not readable
-        here (e.g. a model copied elsewhere). Read once per model."""
-        from surrogate.core.conditions import read_conditions
-
+    def training_condition_stream(self) -> ConditionStream | None:
+        """The conditions of the run's training file (``config.data``) as a stream that knows their count
+        and range, None when the file is not readable here (e.g. a model copied elsewhere). Checked once
+        per model, block by block."""
         if not self.config.data or not Path(self.config.data).is_file():
             return None
         try:
-            return read_conditions(Path(self.config.data), self.condition_names, self.config.data_options)
+            return open_conditions(Path(self.config.data), self.condition_names, self.config.data_options)
         except SurrogateError:
             return None
 
@@ -95,18 +95,25 @@ class Surrogate:
             return tuple(np.array([ranges[name][side] for name in self.condition_names]) for side in (0, 1))
         if card is not None:
             return tuple(np.array([value * 1e3]) for value in card["energy_range_gev"])
-        conditions = self.training_conditions
-        return None if conditions is None else (conditions.min(axis=0), conditions.max(axis=0))
+        stream = self.training_condition_stream
+        return None if stream is None else (stream.low, stream.high)
 
-    def warn_outside_range(self, conditions: np.ndarray) -> None:
-        """One warning when any row of ``conditions`` (N, C) lies outside the trained range, by more
-        than 5% of an edge's value (a finite training sample stops just short of its generating range)."""
+    def warn_outside_range(self, conditions: np.ndarray | ConditionStream) -> None:
+        """One warning when any row of ``conditions`` (an (N, C) array or a stream) lies outside the
+        trained range, by more than 5% of an edge's value (a finite training sample stops just short of
+        its generating range). A stream inside the range, by its own range, is not read again."""
         trained = self.trained_range
         if trained is None:
             return
         low, high = trained
-        outside = np.count_nonzero(((conditions < low - 0.05 * np.abs(low))
-                                    | (conditions > high + 0.05 * np.abs(high))).any(axis=1))
+        low, high = low - 0.05 * np.abs(low), high + 0.05 * np.abs(high)
+        if isinstance(conditions, ConditionStream):
+            if (conditions.low >= low).all() and (conditions.high <= high).all():
+                return
+            blocks = conditions.blocks()
+        else:
+            blocks = [conditions]
+        outside = sum(np.count_nonzero(((block < low) | (block > high)).any(axis=1)) for block in blocks)
         if outside:
             log.warning("warning: %d of %d conditions lie outside the training range (%s); the surrogate "
                         "extrapolates there", outside, len(conditions), self._range_text())

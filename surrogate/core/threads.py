@@ -13,6 +13,8 @@ import os
 
 import click
 
+from surrogate.core.click_types import WORKERS
+
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +63,7 @@ def with_threads(command: click.Command) -> click.Command:
             torch.set_num_threads(previous)
 
     command.callback = with_thread_count
-    command.params.append(click.Option(["--threads"], type=click.IntRange(min=1), default=None, metavar="N",
+    command.params.append(click.Option(["--threads"], type=WORKERS, default=None, metavar="N",
                                        help="CPU threads for torch [default: $OMP_NUM_THREADS, else the cores this "
                                             "process may use]."))
     return command

@@ -46,6 +46,8 @@ CALIBRATION_EVENTS = 3000
 
 #: Config keys a resumed run may change: they do not alter what is computed, only how long and where.
 RESUMABLE_CHANGES = ("steps", "device", "validate_every", "checkpoint_every", "log_every", "tf32", "compile")
+#: What a resume may change besides, when the user allows other training data (``--allow-new-data``).
+NEW_DATA_CHANGES = ("data", "data_options")
 
 
 @dataclass
@@ -62,17 +64,22 @@ class NonFiniteLoss(SurrogateError):
     """A loss became NaN or inf; training stopped without writing, so the last checkpoint is intact."""
 
 
-def train(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = False,
+def train(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = False, allow_new_data: bool = False,
           domain: Domain | None = None, progress: bool = True) -> TrainResult:
     """Train (or, with ``resume``, continue) a conditional GAN on ``config.data`` into ``run_dir``.
 
+    allow_new_data: with ``resume``, continue although the training data changed (``config.data`` names
+        another file, or the file was rewritten); its events must have the run's shape and conditions.
+        The run's ``data_fingerprint.json`` records the new file and the step it took over from.
     domain: the data file's domain; found from the file when None. Under ``torchrun`` this joins
     the process group; each rank must call it with the same arguments.
     """
+    if allow_new_data and not resume:
+        raise SurrogateError("--allow-new-data applies to a resumed run (give --resume)")
     config = resolve(config)
     context = distributed.setup(config.device)
     try:
-        result = _Trainer(config, Path(run_dir), context, domain, resume, progress).run()
+        result = _Trainer(config, Path(run_dir), context, domain, resume, progress, allow_new_data).run()
     except BaseException:
         if context.distributed and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -111,8 +118,9 @@ def _cuda_math(device: torch.device, tf32: bool):
 
 class _Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, context: distributed.Context,
-                 domain: Domain | None, resume: bool, progress: bool):
+                 domain: Domain | None, resume: bool, progress: bool, allow_new_data: bool = False):
         self.context = context
+        self.allow_new_data = allow_new_data
         self.device = context.device
         self.run_dir = run_dir
         self.progress = progress
@@ -125,6 +133,8 @@ class _Trainer:
             raise SurrogateError(f"batch size {config.batch_size} is not divisible by {context.world_size} processes")
         self.domain = domain or domain_for_file(config.data)
         train_events, holdout = self._read_data()
+        if saved_state is not None and allow_new_data:
+            self._check_events_fit_the_run()
         # config.json names the architecture and every model option used (a resumed run's config may predate that)
         model = self.domain.resolve_model(self.layout, config.model, legacy=saved_state is not None)
         self.config = config = dataclasses.replace(config, model=model)
@@ -142,6 +152,8 @@ class _Trainer:
             checkpoint.write_json(self.layout, run_dir / checkpoint.LAYOUT_FILE)
             if saved_state is None:
                 resume_guard.record(run_dir, config.data)
+            elif allow_new_data:
+                self._record_new_data()
         self.gan_step = GANStep(config, context, generator=self.generator, critic=self.critic,
                                 preprocessor=self.preprocessor, physics_loss=self.physics_loss, loss=self.loss,
                                 optimizer_generator=self.optimizer_generator,
@@ -202,7 +214,8 @@ class _Trainer:
             if not state_path.exists():
                 raise SurrogateError(f"nothing to resume: no {checkpoint.TRAINING_STATE_FILE}", self.run_dir)
             state = checkpoint.load(state_path, checkpoint.TRAINING_STATE_KIND, map_location=self.device)
-            resume_guard.check_resumable(self.run_dir, config.steps, int(state["step"]))
+            resume_guard.check_resumable(self.run_dir, config.steps, int(state["step"]),
+                                         allow_new_data=self.allow_new_data)
             return state
         if state_path.exists():
             raise SurrogateError("already holds a run; use --resume to continue it, or another --out", self.run_dir)
@@ -218,13 +231,36 @@ class _Trainer:
         arch = saved.model.arch if requested.model.arch == "auto" else requested.model.arch
         requested = dataclasses.replace(requested, model=dataclasses.replace(
             requested.model, arch=arch, options={**saved.model.options, **requested.model.options}))
-        comparable = dataclasses.replace(requested, data=requested.data or saved.data,
-                                         **{key: getattr(saved, key) for key in RESUMABLE_CHANGES})
+        requested = dataclasses.replace(requested, data=requested.data or saved.data)
+        changeable = RESUMABLE_CHANGES + (NEW_DATA_CHANGES if self.allow_new_data else ())
+        comparable = dataclasses.replace(requested, **{key: getattr(saved, key) for key in changeable})
         differing = _first_difference(to_dict(comparable), to_dict(saved))
         if differing:
-            raise SurrogateError(f"cannot change {differing} when resuming (see {checkpoint.CONFIG_FILE})",
+            hint = " (--allow-new-data lets a resume change them)" if differing.split(".")[0] in NEW_DATA_CHANGES \
+                else ""
+            raise SurrogateError(f"cannot change {differing} when resuming{hint} (see {checkpoint.CONFIG_FILE})",
                                  self.run_dir)
-        return dataclasses.replace(saved, **{key: getattr(requested, key) for key in RESUMABLE_CHANGES})
+        return dataclasses.replace(saved, **{key: getattr(requested, key) for key in changeable})
+
+    def _check_events_fit_the_run(self) -> None:
+        """Other data (``--allow-new-data``) must have the events and conditions the networks were built for."""
+        last = checkpoint.load(self.run_dir / checkpoint.EXPORT_FILES["last"], checkpoint.EXPORT_KIND)
+        before = (tuple(last["condition_names"]), tuple(last["event_shape"]))
+        now = (tuple(self.condition_names), tuple(self.event_shape))
+        if now != before:
+            raise SurrogateError(f"holds events of shape {now[1]} conditioned on {', '.join(now[0])}; this run's "
+                                 f"networks are for shape {before[1]} conditioned on {', '.join(before[0])}",
+                                 self.config.data)
+
+    def _record_new_data(self) -> None:
+        """Record data that changed under ``--allow-new-data`` and the step it trains from. The best quick
+        validation so far was scored on the old data, so the next one starts the new best export."""
+        change = resume_guard.record_new_data(self.run_dir, self.config.data, self.step)
+        if change is None:
+            return
+        self.best_score = math.inf
+        log.warning("%s: continuing on %s from step %d (%s; recorded in %s)", self.run_dir, self.config.data,
+                    self.step, change, checkpoint.FINGERPRINT_FILE)
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])

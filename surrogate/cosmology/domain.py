@@ -29,14 +29,23 @@ class CosmologyDomain(Domain):
         return detect_format(path) is not None
 
     def read(self, path: Path, *, start: int = 0, stop: int | None = None, **options: Any) -> EventSet:
-        from surrogate.cosmology.formats import read
+        from surrogate.cosmology.formats import check_reader_options, read
 
+        check_reader_options(options)
         return read(path, start=start, stop=stop, **options)
 
     def iter_read(self, path: Path, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
-        from surrogate.cosmology.formats import iter_read
+        from surrogate.cosmology.formats import check_reader_options, iter_read
 
+        check_reader_options(options)
         return iter_read(path, chunk_events=chunk_events, **options)
+
+    def iter_conditions(self, path: Path, *, chunk_events: int = 1 << 18,
+                        **options: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
+        from surrogate.cosmology.formats import check_reader_options, iter_conditions
+
+        check_reader_options(options)
+        return iter_conditions(path, chunk_events=chunk_events, **options)
 
     def write(self, path: Path, events: EventSet) -> None:
         from surrogate.cosmology.formats import write
@@ -44,13 +53,15 @@ class CosmologyDomain(Domain):
         write(path, events)
 
     def inspect(self, path: Path, **options: Any) -> dict[str, Any]:
-        from surrogate.cosmology.formats import inspect
+        from surrogate.cosmology.formats import check_reader_options, inspect
 
+        check_reader_options(options)
         return inspect(path, **options)
 
     def merge(self, inputs: list[Path], output: Path, **options: Any) -> None:
-        from surrogate.cosmology.formats import merge
+        from surrogate.cosmology.formats import check_reader_options, merge
 
+        check_reader_options(options)
         merge(inputs, output)
 
     def reader_options(self) -> list:

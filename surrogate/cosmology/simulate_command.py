@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from surrogate.core.click_types import FiniteFloat
+from surrogate.core.click_types import SEED, FiniteFloat
 from surrogate.core.outputs import check_output, overwrite_option
 from surrogate.core.threads import with_threads
 from surrogate.cosmology.production import shard_runs
@@ -16,6 +16,12 @@ from surrogate.errors import SurrogateError
 #: The most boxes one sweep may hold: each takes seconds to hours, and the Latin hypercube holds
 #: every run's parameter point in memory.
 MAX_RUNS = 10**6
+#: Particles per side: 8192^3 particles need terabytes; larger values overflowed sizes with a traceback.
+MAX_GRID = 8192
+#: Time steps: far more than a particle-mesh run uses (tens); larger values overflowed the step arrays.
+MAX_STEPS = 10**5
+#: Box side in Mpc/h: beyond the observable universe (~1.4e4 Mpc/h); larger boxes overflowed the growth.
+MAX_BOX_MPC_H = 1e5
 
 
 def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
@@ -35,41 +41,41 @@ def parse_value_or_range(text: str, name: str) -> tuple[float, float]:
 
 @with_threads
 @click.command("nbody")
-@click.option("--box", "box_mpc_h", type=FiniteFloat(), default=256.0, show_default=True,
+@click.option("--box", "box_mpc_h", type=FiniteFloat(min=0, min_open=True, max=MAX_BOX_MPC_H), default=256.0, show_default=True,
               help="Comoving box side in Mpc/h.")
-@click.option("--grid", type=int, default=64, show_default=True, help="Particles per side (grid^3 particles).")
-@click.option("--steps", type=int, default=10, show_default=True,
+@click.option("--grid", type=click.IntRange(min=4, max=MAX_GRID), default=64, show_default=True, help="Particles per side (grid^3 particles).")
+@click.option("--steps", type=click.IntRange(min=1, max=MAX_STEPS), default=10, show_default=True,
               help="Kick-drift-kick steps, uniform in scale factor from --z-init to --redshift.")
 @click.option("--omega-m", default="0.3175", show_default=True,
               help="Matter density Omega_m, or a range LO:HI sampled by Latin hypercube over --runs.")
 @click.option("--sigma8", default="0.834", show_default=True,
               help="rms linear fluctuation in 8 Mpc/h spheres at z=0, or a range LO:HI.")
 @click.option("--redshift", type=FiniteFloat(), default=0.0, show_default=True, help="Output redshift.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the initial phases (and of the parameter sampling). One run uses it as its phase "
                    "seed: the same seed at another --redshift is the same universe at another time.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output HDF5 file (N-body layout, see docs/cosmology.md).")
 @overwrite_option
-@click.option("--maps", "n_maps", type=int, default=12, show_default=True,
+@click.option("--maps", "n_maps", type=click.IntRange(min=1, max=MAX_GRID), default=12, show_default=True,
               help="Projected slab maps per run, cycling through the x, y, z axes.")
-@click.option("--map-size", type=int, default=None, help="Map pixels per side [default: --grid].")
+@click.option("--map-size", type=click.IntRange(min=2, max=MAX_GRID), default=None, help="Map pixels per side [default: --grid].")
 @click.option("--runs", type=click.IntRange(min=1, max=MAX_RUNS), default=1, show_default=True,
               help="Number of boxes; with ranges, each gets its own parameter point and phases (at most 10^6).")
 @click.option("--shard", default=None, help="Run only the I-th (1..N) of N equal parts of the runs; merge with `surrogate merge`.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device for the simulation: cpu, cuda, cuda:1.")
-@click.option("--z-init", type=FiniteFloat(), default=19.0, show_default=True,
+@click.option("--z-init", type=FiniteFloat(min=0, min_open=True, max=9999), default=19.0, show_default=True,
               help="Redshift of the 2LPT initial conditions.")
-@click.option("--mesh-factor", type=int, default=2, show_default=True,
+@click.option("--mesh-factor", type=click.IntRange(min=1, max=8), default=2, show_default=True,
               help="Force mesh points per particle per side (2: a (2 grid)^3 mesh).")
 @click.option("--lpt-order", type=click.Choice(["1", "2"]), default="2", show_default=True,
               help="Initial displacements: 1 Zel'dovich, 2 second-order LPT.")
 @click.option("--transfer", type=click.Choice(["eisenstein-hu", "camb"]), default="eisenstein-hu", show_default=True,
               help="Linear transfer function (camb needs `pip install camb`).")
-@click.option("--omega-b", type=FiniteFloat(), default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
-@click.option("--hubble", type=FiniteFloat(), default=0.6711, show_default=True,
+@click.option("--omega-b", type=FiniteFloat(min=0, max=1), default=0.049, show_default=True, help="Baryon density Omega_b (fixed).")
+@click.option("--hubble", type=FiniteFloat(min=0, min_open=True, max=10), default=0.6711, show_default=True,
               help="h = H0 / (100 km/s/Mpc) (fixed).")
-@click.option("--n-s", type=FiniteFloat(), default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
+@click.option("--n-s", type=FiniteFloat(min=0, min_open=True, max=10), default=0.9624, show_default=True, help="Primordial spectral index (fixed).")
 @click.option("--density/--no-density", default=True, show_default=True,
               help="Store each run's grid^3 overdensity cube (4 grid^3 bytes per run).")
 def nbody(box_mpc_h, grid, steps, omega_m, sigma8, redshift, seed, out, overwrite, n_maps, map_size, runs, shard,

@@ -66,8 +66,8 @@ class CaloChallengeSource(ShowerSource):
             yield (energies.astype(np.float64) * self._energy_scale,
                    _scaled(events, self._cell_scale))
 
-    def incident_energies_mev(self) -> np.ndarray:
-        energies = hdf5_files.read_rows(self.path, self._energies, 0, self.n_events).reshape(-1)
+    def incident_energies_mev(self, start: int, stop: int) -> np.ndarray:
+        energies = hdf5_files.read_rows(self.path, self._energies, start, stop).reshape(-1)
         return energies.astype(np.float64) * self._energy_scale
 
     def column_name(self, column: int) -> str:

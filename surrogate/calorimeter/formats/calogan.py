@@ -100,8 +100,8 @@ class CaloGANSource(ShowerSource):
                 events = events * np.float32(self._cell_scale)
             yield energy.astype(np.float64) * self._energy_scale, events
 
-    def incident_energies_mev(self) -> np.ndarray:
-        energy = hdf5_files.read_rows(self.path, self._energy, 0, self.n_events).reshape(-1)
+    def incident_energies_mev(self, start: int, stop: int) -> np.ndarray:
+        energy = hdf5_files.read_rows(self.path, self._energy, start, stop).reshape(-1)
         return energy.astype(np.float64) * self._energy_scale
 
     def column_name(self, column: int) -> str:

@@ -225,9 +225,10 @@ class RootSource(ShowerSource):
         summed = np.bincount(rows * n_values + index, weights=energy, minlength=len(counts) * n_values)
         return summed.reshape(len(counts), n_values).astype(np.float32)
 
-    def incident_energies_mev(self) -> np.ndarray:
+    def incident_energies_mev(self, start: int, stop: int) -> np.ndarray:
         with self._reading():
-            energies = self._tree.arrays([self.energy_name], library="np")[self.energy_name]
+            energies = self._tree.arrays([self.energy_name], entry_start=start, entry_stop=stop,
+                                         library="np")[self.energy_name]
         return np.asarray(energies, np.float64) * self._energy_scale
 
     def column_name(self, column: int) -> str:

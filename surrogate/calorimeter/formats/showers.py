@@ -28,6 +28,8 @@ from surrogate.errors import SurrogateError
 CONDITION_NAMES = ("incident_energy_mev",)
 #: Blocks read at once aim at this many bytes of events, so memory stays bounded for any file size.
 BLOCK_BYTES = 64 << 20
+#: Incident energies read at once when the showers are not needed (8 MiB of float64).
+ENERGY_BLOCK_ROWS = 1 << 20
 _MODULES = {"calochallenge": "calochallenge", "calogan": "calogan", "root": "rootfile"}
 _SOURCES = {"calochallenge": "CaloChallengeSource", "calogan": "CaloGANSource", "root": "RootSource"}
 
@@ -92,12 +94,13 @@ def read(path: str | os.PathLike, *, start: int = 0, stop: int | None = None, **
         return EventSet(energies[:, None], events, CONDITION_NAMES, dict(source.layout))
 
 
-def read_conditions(path: str | os.PathLike, **options: Any) -> tuple[tuple[str, ...], np.ndarray]:
-    """The incident energies (N, 1) in MeV alone, checked, without reading the showers."""
+def iter_conditions(path: str | os.PathLike, *, chunk_events: int = ENERGY_BLOCK_ROWS,
+                    **options: Any) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+    """The incident energies (n, 1) in MeV of ``chunk_events`` events at a time, checked, without
+    reading the showers (with the condition names)."""
     with open_source(path, **options) as source:
-        energies = np.asarray(source.incident_energies_mev(), dtype=np.float64)
-        check_incident_energies(Path(path), source.energy_name, energies, 0)
-        return CONDITION_NAMES, energies[:, None]
+        for energies in _energy_blocks(source, chunk_events):
+            yield CONDITION_NAMES, energies[:, None]
 
 
 def iter_read(path: str | os.PathLike, *, chunk_events: int = 10_000, **options: Any) -> Iterator[EventSet]:
@@ -150,8 +153,9 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
     path = Path(path)
     with open_source(path, **options) as source:
         geometry = source.geometry
-        energies = source.incident_energies_mev()
-        check_incident_energies(path, source.energy_name, energies, 0)
+        low, high = math.inf, -math.inf
+        for energies in _energy_blocks(source, ENERGY_BLOCK_ROWS):  # first, so a bad energy is named first
+            low, high = min(low, float(energies.min())), max(high, float(energies.max()))
         ratio_sum = 0.0
         for block_energies, block_events in _checked_blocks(source, 0, source.n_events, block_rows(geometry),
                                                             progress=True):
@@ -168,7 +172,6 @@ def inspect(path: str | os.PathLike, **options: Any) -> dict[str, Any]:
             "sampling_fraction": layout.get("sampling_fraction"),
         }
         if source.n_events:
-            low, high = float(energies.min()), float(energies.max())
             summary["incident_energy_mev"] = [round(low, 6), round(high, 6)]
             summary["incident_energy_gev"] = [round(low / 1e3, 9), round(high / 1e3, 9)]
             summary["mean_deposited_over_incident"] = round(ratio_sum / source.n_events, 6)
@@ -237,6 +240,14 @@ class _CheckedWriter(ShowerWriter):
         check_cell_energies(self._path, lambda column: "events", events, self._rows)
         self._writer.append(energies, events)
         self._rows += len(events)
+
+
+def _energy_blocks(source: ShowerSource, rows: int) -> Iterator[np.ndarray]:
+    """All incident energies (n,) in MeV, ``rows`` at a time, checked."""
+    for first in range(0, source.n_events, rows):
+        energies = np.asarray(source.incident_energies_mev(first, min(source.n_events, first + rows)), np.float64)
+        check_incident_energies(source.path, source.energy_name, energies, first)
+        yield energies
 
 
 def _checked_blocks(source: ShowerSource, start: int, stop: int, rows: int,

@@ -29,8 +29,8 @@ class ShowerSource(abc.ABC):
         """(incident energies (n,) float64 MeV, events (n, n_values) float32 MeV) for ``start:stop``."""
 
     @abc.abstractmethod
-    def incident_energies_mev(self) -> np.ndarray:
-        """All incident energies (N,) in MeV, unchecked (one column: small even for large files)."""
+    def incident_energies_mev(self, start: int, stop: int) -> np.ndarray:
+        """The incident energies (stop - start,) in MeV of events ``start:stop``, unchecked."""
 
     @abc.abstractmethod
     def column_name(self, column: int) -> str:

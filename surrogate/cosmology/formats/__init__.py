@@ -13,10 +13,12 @@ from surrogate.cosmology.formats.layouts import (
     CAMELS, CAMELS_BOX_MPC_H, CAMELS_PARAMETERS, CONTRAST, FORMAT_TAG, FORMAT_VERSION, GADGET, GENERIC_QUANTITY, NBODY,
     detect_format,
 )
-from surrogate.cosmology.formats.mapfiles import count, inspect, iter_read, read, write
+from surrogate.cosmology.formats.mapfiles import (
+    READER_OPTIONS, check_reader_options, count, inspect, iter_conditions, iter_read, read, write,
+)
 from surrogate.cosmology.formats.nbody import NbodyRunWriter, merge, write_nbody
 
-__all__ = ["read", "count", "iter_read", "write", "inspect", "merge", "detect_format", "write_nbody", "NbodyRunWriter",
+__all__ = ["read", "count", "iter_read", "iter_conditions", "check_reader_options", "READER_OPTIONS", "write", "inspect", "merge", "detect_format", "write_nbody", "NbodyRunWriter",
            "read_gadget_particles", "gadget_density", "parameter_table_candidates", "find_parameter_table",
            "read_parameter_table", "NBODY", "GADGET", "CAMELS", "FORMAT_TAG", "FORMAT_VERSION", "CONTRAST",
            "GENERIC_QUANTITY", "CAMELS_PARAMETERS", "CAMELS_BOX_MPC_H"]

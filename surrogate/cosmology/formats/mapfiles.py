@@ -12,8 +12,18 @@ from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats.camels import camels_stack, read_camels, write_camels
 from surrogate.cosmology.formats.gadget import read_gadget
 from surrogate.cosmology.formats.layouts import CAMELS, GADGET, NBODY, require_layout
-from surrogate.cosmology.formats.nbody import read_nbody, write_nbody_events
+from surrogate.cosmology.formats.nbody import names_of, read_nbody, write_nbody_events
 from surrogate.errors import SurrogateError
+
+#: Options of the readers (see :func:`read`).
+READER_OPTIONS = ("snapshot_map_size", "snapshot_maps", "snapshot_sigma8", "parameter_table", "map_box")
+
+
+def check_reader_options(options: dict[str, Any]) -> None:
+    """A one-line error for option names no map reader knows (e.g. a shower option given for a map file)."""
+    unknown = sorted(set(options) - set(READER_OPTIONS))
+    if unknown:
+        raise SurrogateError(f"unknown map reader option(s): {', '.join(unknown)} (known: {', '.join(READER_OPTIONS)})")
 
 
 def read(path: str | os.PathLike, *, start: int = 0, stop: int | None = None,
@@ -60,6 +70,33 @@ def iter_read(path: str | os.PathLike, *, chunk_events: int = 10_000, **options:
     total = count(path, **options)
     for start in range(0, total, chunk_events):
         yield read(path, start=start, stop=start + chunk_events, **options)
+
+
+def iter_conditions(path: str | os.PathLike, *, chunk_events: int = 1 << 18,
+                    **options: Any) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+    """The parameters (n, C) of ``chunk_events`` maps at a time, with their names, without reading the
+    maps: the ``parameters`` dataset of the N-body layout, a .npy stack's table rows (one per map); a
+    Gadget snapshot is painted (its few maps share one parameter row)."""
+    path = Path(path)
+    found = require_layout(path)
+    if found == GADGET:
+        events = read(path, **options)
+        yield events.condition_names, events.conditions
+    elif found == CAMELS:
+        maps, table, names, per_row, _ = camels_stack(path, options.get("parameter_table"))
+        for start in range(0, len(maps), chunk_events):
+            yield names, table[np.arange(start, min(len(maps), start + chunk_events)) // per_row]
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            maps, parameters = handle["maps"], handle["parameters"]
+            if parameters.ndim != 2 or parameters.shape[0] != maps.shape[0]:
+                raise SurrogateError(f"maps {maps.shape} and parameters {parameters.shape} do not fit together",
+                                     path)
+            names = names_of(parameters)
+            for start in range(0, len(parameters), chunk_events):
+                yield names, np.asarray(parameters[start:start + chunk_events], dtype=np.float64)
 
 
 def write(path: str | os.PathLike, events: EventSet) -> None:

@@ -122,11 +122,11 @@ MAP_BUDGETS: dict[str, dict[str, Any]] = {
     "long": {**_MAP_COMMON, "steps": 3000, "validate_every": 250, "checkpoint_every": 250},
 }
 
-#: Targets of the maps (issue 13): |P_gen/P_ref - 1| in every band at the training points and at the
+#: Targets of the map fidelity work: |P_gen/P_ref - 1| in every band at the training points and at the
 #: held-out point, the worst W1/floor ratio, the classifier AUC.
 MAP_TARGETS = {"power_training_points": 0.03, "power_held_out": 0.05, "worst_ratio": 2.0, "classifier_auc": 0.70}
 
-#: Targets of the fidelity work (issue: calorimeter fidelity), checked on the reference.
+#: Targets of the calorimeter fidelity work, checked on the reference.
 TARGETS = {
     "quick": {"median_ratio": 2.0, "worst_ratio": 15.0, "classifier_auc": 0.98},
     "long": {"median_ratio": 1.5, "worst_ratio": 5.0, "classifier_auc": 0.92},

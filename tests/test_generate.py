@@ -146,6 +146,7 @@ def test_conditions_stream_block_by_block_without_the_events(tmp_path, monkeypat
     from surrogate.calorimeter.formats import showers
     from surrogate.core import conditions
     from surrogate.cosmology import formats
+    from surrogate.cosmology.formats import mapfiles
 
     path = tmp_path / ("data.root" if layout == "root" else "data.h5")
     if layout == "nbody":
@@ -158,7 +159,7 @@ def test_conditions_stream_block_by_block_without_the_events(tmp_path, monkeypat
                                file_format="calochallenge" if layout == "root" else layout)
         names, expected = written.condition_names, written.conditions
     monkeypatch.setattr(showers, "_checked_blocks", None)  # reading any shower would fail
-    monkeypatch.setattr(formats, "_read_nbody", None)  # and so would reading maps
+    monkeypatch.setattr(mapfiles, "read_nbody", None)  # and so would reading maps
     monkeypatch.setattr(conditions, "BLOCK_ROWS", 16)  # several blocks read from the 50 rows
     stream = conditions.open_conditions(path, names)
     blocks = list(stream.blocks(7))

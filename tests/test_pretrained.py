@@ -12,15 +12,19 @@ from surrogate.errors import SurrogateError
 from shower_samples import run_cli
 
 SHIPPED = pretrained.names()
+SHOWER_MODELS = [name for name in SHIPPED if pretrained.card(name)["domain"] == "calorimeter"]
+MAP_MODELS = [name for name in SHIPPED if pretrained.card(name)["domain"] == "cosmology"]
 CARD_KEYS = {"domain", "geometry", "particle", "energy_range_gev", "condition_names", "data", "step", "samples",
              "command", "trained_by", "config", "fidelity"}
+MAP_CARD_KEYS = {"domain", "parameter_ranges", "map_size", "box_mpc_h", "condition_names", "data", "step",
+                 "command", "trained_by", "config", "fidelity"}
 
 
 def test_the_promised_models_are_shipped():
-    assert {"ds2-electron", "calogan-photon"} <= set(SHIPPED)
+    assert {"ds2-electron", "calogan-photon", "maps-64"} <= set(SHIPPED)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHOWER_MODELS)
 def test_shipped_model_loads_by_name_and_its_card_describes_it(name):
     model = surrogate.load(name)
     card = model.metadata["card"]
@@ -35,7 +39,7 @@ def test_shipped_model_loads_by_name_and_its_card_describes_it(name):
     assert pretrained.export_file(name).stat().st_size < 12e6  # small enough to keep in git
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHOWER_MODELS)
 def test_shipped_model_responds_like_a_calorimeter(name):
     """Mean E_tot / E_inc at three energies inside the training range: the simulator's is ~0.9-1.0."""
     model = surrogate.load(name)
@@ -45,6 +49,32 @@ def test_shipped_model_responds_like_a_calorimeter(name):
         response = showers.sum(axis=1) / (energy_gev * 1e3)
         assert 0.8 < response.mean() < 1.1, (energy_gev, response.mean())
         assert (showers >= 0).all() and (showers == 0).mean() > 0.1  # sparse, as showers are
+
+
+@pytest.mark.parametrize("name", MAP_MODELS)
+def test_shipped_map_model_loads_by_name_and_its_card_describes_it(name):
+    model = surrogate.load(name)
+    card = model.metadata["card"]
+    assert MAP_CARD_KEYS <= set(card) and card["domain"] == "cosmology"
+    assert list(model.condition_names) == card["condition_names"] == ["omega_m", "sigma8"]
+    assert model.metadata["step"] == card["step"] > 0
+    fidelity = card["fidelity"]
+    assert 0.5 <= fidelity["classifier_auc"] <= 1 and len(fidelity["points"]) == 4
+    assert len(fidelity["all"]["power_ratio"]) == len(fidelity["power_bands_h_mpc"]) - 1
+    assert pretrained.export_file(name).stat().st_size < 12e6
+
+
+@pytest.mark.parametrize("name", MAP_MODELS)
+def test_shipped_map_model_clusters_more_with_sigma8(name):
+    """Density contrast maps: mean ~0, never below -1, and more contrast at higher sigma_8 (as the
+    simulator's: the pixel spread grows with the amplitude of the fluctuations)."""
+    model = surrogate.load(name)
+    spread = []
+    for sigma8 in (0.72, 0.88):
+        maps = model.sample(np.tile([0.3, sigma8], (64, 1)), seed=1)
+        assert (maps >= -1).all() and abs(maps.mean()) < 0.1
+        spread.append(maps.std())
+    assert spread[1] > 1.05 * spread[0], spread
 
 
 def test_models_command_lists_every_shipped_model_with_its_fidelity(capsys):

@@ -11,7 +11,7 @@ from surrogate.core.config import ModelConfig
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
 from surrogate.cosmology.spectral_loss import SpectralLoss, band_index
-from tests.test_cosmology_models import NAMES, lognormal_maps
+from test_cosmology_models import NAMES, lognormal_maps
 
 
 class Identity:

@@ -116,3 +116,14 @@ def test_classifier_split_by_group_does_not_learn_the_boxes():
 def test_grouped_floor_needs_two_groups():
     with pytest.raises(ValueError, match="2 groups"):
         stats.grouped_noise_floor(np.random.default_rng(6).normal(size=50), np.zeros(50, int), 50, seed=0)
+
+
+def test_too_few_groups_give_no_classifier_floor_instead_of_an_error():
+    """Two boxes: each half of the reference is one box, so no split by box can put both halves on both
+    sides; the floor is then unknown (None), as for too few events, and the test itself says why."""
+    features = np.random.default_rng(0).normal(size=(60, 3))
+    groups = np.repeat([0, 1], 30)
+    assert stats.classifier_auc_floor(features, 60, groups=groups, seed=1) is None
+    with pytest.raises(stats.TooFewGroups):
+        stats.classifier_auc(features[:30], features[30:], seed=1, reference_groups=groups[:30],
+                             candidate_groups=groups[30:])

@@ -555,6 +555,10 @@ def _grouped_split(rng: np.random.Generator, units: np.ndarray, n_test: int,
     return np.split(order, [test_end, valid_end])
 
 
+class TooFewGroups(ValueError):
+    """The groups cannot be split so that both samples lie on both sides of the classifier's split."""
+
+
 def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, test_fraction: float = 0.3,
                    hidden_units: int = 64, max_epochs: int = 60, patience: int = 6,
                    max_events_per_class: int = 50_000, reference_groups: np.ndarray | None = None,
@@ -593,7 +597,7 @@ def classifier_auc(reference: np.ndarray, candidate: np.ndarray, *, seed: int, t
         units = np.concatenate([reference_units, candidate_units + reference_units.max() + 1])
         test, valid, train = _grouped_split(rng, units, n_test, n_valid)
         if len(np.unique(labels[test])) < 2 or len(np.unique(labels[train])) < 2:
-            raise ValueError("too few groups to hold out both samples; the classifier test needs more groups")
+            raise TooFewGroups("too few groups to hold out both samples; the classifier test needs more groups")
     transformed = _rank_gauss(features[train], features)
 
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
@@ -622,7 +626,7 @@ def classifier_auc_floor(reference: np.ndarray, n_candidate: int, *, seed: int,
     ``n_candidate`` events: the AUC that no real difference gives at about the sizes of the test being
     judged (its spread around 0.5 is the test's noise). None when a half would have fewer than 20 events.
     With ``groups`` the halves are halves of the groups (each capped at ``n_candidate`` events) and the
-    test splits by group.
+    test splits by group; None too when the groups are too few for that (:class:`TooFewGroups`).
 
     options: as :func:`classifier_auc`.
     """
@@ -640,8 +644,11 @@ def classifier_auc_floor(reference: np.ndarray, n_candidate: int, *, seed: int,
     half_a, half_b = (rng.permutation(np.flatnonzero(mask))[:int(n_candidate)] for mask in (in_a, ~in_a))
     if min(len(half_a), len(half_b)) < 20:
         return None
-    return classifier_auc(reference[half_a], reference[half_b], seed=int(rng.integers(2**62)),
-                          reference_groups=units[half_a], candidate_groups=units[half_b], **options)
+    try:
+        return classifier_auc(reference[half_a], reference[half_b], seed=int(rng.integers(2**62)),
+                              reference_groups=units[half_a], candidate_groups=units[half_b], **options)
+    except TooFewGroups:
+        return None
 
 
 def _train_and_score(model, x, y, train: np.ndarray, valid: np.ndarray, test: np.ndarray, generator,

@@ -196,8 +196,12 @@ def compute_metrics(reference: ObservedSample, candidate: ObservedSample, domain
     auc = auc_floor = None
     if classifier:
         log.info("training the classifier two-sample test, and between two halves of the reference")
-        auc = stats.classifier_auc(reference_features, candidate_features, seed=_seed_for(seed, "classifier"),
-                                   reference_groups=reference_groups, candidate_groups=candidate_groups)
+        try:
+            auc = stats.classifier_auc(reference_features, candidate_features, seed=_seed_for(seed, "classifier"),
+                                       reference_groups=reference_groups, candidate_groups=candidate_groups)
+        except stats.TooFewGroups:
+            log.warning("too few reference groups (boxes) to test the classifier on groups it never saw: "
+                        "no classifier AUC")
         auc_floor = stats.classifier_auc_floor(reference_features, len(candidate), groups=reference_groups,
                                                seed=_seed_for(seed, "classifier floor"))
     bins = []

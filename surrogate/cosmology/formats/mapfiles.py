@@ -12,7 +12,7 @@ from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats.camels import camels_stack, read_camels, write_camels
 from surrogate.cosmology.formats.gadget import read_gadget
 from surrogate.cosmology.formats.layouts import CAMELS, GADGET, NBODY, require_layout
-from surrogate.cosmology.formats.nbody import names_of, read_nbody, write_nbody_events
+from surrogate.cosmology.formats.nbody import iter_nbody_conditions, read_nbody, write_nbody_events
 from surrogate.errors import SurrogateError
 
 #: Options of the readers (see :func:`read`).
@@ -87,16 +87,7 @@ def iter_conditions(path: str | os.PathLike, *, chunk_events: int = 1 << 18,
         for start in range(0, len(maps), chunk_events):
             yield names, table[np.arange(start, min(len(maps), start + chunk_events)) // per_row]
     else:
-        import h5py
-
-        with h5py.File(path, "r") as handle:
-            maps, parameters = handle["maps"], handle["parameters"]
-            if parameters.ndim != 2 or parameters.shape[0] != maps.shape[0]:
-                raise SurrogateError(f"maps {maps.shape} and parameters {parameters.shape} do not fit together",
-                                     path)
-            names = names_of(parameters)
-            for start in range(0, len(parameters), chunk_events):
-                yield names, np.asarray(parameters[start:start + chunk_events], dtype=np.float64)
+        yield from iter_nbody_conditions(path, chunk_events)
 
 
 def write(path: str | os.PathLike, events: EventSet) -> None:

@@ -21,6 +21,7 @@ Generated files carry only ``maps``, ``parameters`` and the attributes of the la
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +164,31 @@ def names_of(dataset) -> tuple[str, ...]:
     return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names)
 
 
+def _maps_and_parameters(handle, path: Path):
+    """The ``maps`` and ``parameters`` datasets of an open N-body file, checked to fit together."""
+    maps, parameters = handle["maps"], handle["parameters"]
+    if (maps.ndim != 3 or maps.shape[1] != maps.shape[2] or parameters.ndim != 2
+            or parameters.shape[0] != maps.shape[0]):
+        raise SurrogateError(f"maps {maps.shape} and parameters {parameters.shape} do not fit together", path)
+    return maps, parameters
+
+
+def iter_nbody_conditions(path: Path, chunk_events: int) -> Iterator[tuple[tuple[str, ...], np.ndarray]]:
+    """The parameters of ``chunk_events`` maps at a time, with their names, without reading the maps."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        _, parameters = _maps_and_parameters(handle, path)
+        names = names_of(parameters)
+        for start in range(0, len(parameters), chunk_events):
+            yield names, np.asarray(parameters[start:start + chunk_events], dtype=np.float64)
+
+
 def read_nbody(path: Path, start: int, stop: int | None) -> EventSet:
     import h5py
 
     with h5py.File(path, "r") as handle:
-        maps, parameters = handle["maps"], handle["parameters"]
-        if maps.ndim != 3 or maps.shape[1] != maps.shape[2] or parameters.shape[0] != maps.shape[0]:
-            raise SurrogateError(f"maps {maps.shape} and parameters {parameters.shape} do not fit together", path)
+        maps, parameters = _maps_and_parameters(handle, path)
         stop = len(maps) if stop is None else min(stop, len(maps))
         events = np.asarray(maps[start:stop], dtype=np.float32)
         conditions = np.asarray(parameters[start:stop], dtype=np.float64)

@@ -10,7 +10,7 @@ import torch
 from surrogate.core.config import ModelConfig
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
-from surrogate.cosmology.spectral_loss import SpectralLoss, band_index
+from surrogate.cosmology.spectral_loss import TOLERANCE, SpectralLoss, band_index
 from test_cosmology_models import NAMES, lognormal_maps
 
 
@@ -81,11 +81,31 @@ def test_the_conditional_fit_sees_a_wrong_dependence_on_the_parameters():
     assert float(loss(Identity(), tilted, maps_b, c)[0]) > 3 * float(loss(Identity(), maps_a, maps_b, c)[0])
 
 
-def test_a_uniform_change_of_level_leaves_the_spectrum_alone():
+def test_a_uniform_change_of_level_costs_its_level_bias_only():
     maps_a, maps_b, c = paired_batches()
     loss = SpectralLoss(32, 1.0)
     raised = 1.3 * (maps_a + 1.0) - 1.0  # every pixel's rho / rho_mean times 1.3: the same relative map
-    assert float(loss(Identity(), raised, maps_a, c)[0]) == pytest.approx(0.0, abs=1e-5)
+    shape = loss.log_level_and_shape(raised + 1.0)[:, 1:]
+    assert torch.allclose(shape, loss.log_level_and_shape(maps_a + 1.0)[:, 1:], atol=1e-4)  # shape unchanged
+    # the level's bias is log 1.3 at every map, its scatter unchanged: (log 1.3 / TOLERANCE)^2 and nothing else
+    expected = (np.log(1.3) / TOLERANCE) ** 2
+    assert float(loss(Identity(), raised, maps_a, c)[0]) == pytest.approx(expected, rel=1e-3)
+
+
+def test_the_largest_scales_weigh_as_much_as_the_smallest():
+    maps_a, maps_b, c = paired_batches()
+    loss = SpectralLoss(32, 1.0)
+    index, bands = band_index(32)
+
+    def boosted(band: int) -> torch.Tensor:
+        """maps_a with the power of one band times 1.2 (amplitude sqrt 1.2), the mean kept."""
+        spectrum = torch.fft.rfft2(maps_a)
+        factor = torch.ones(spectrum.shape[-2:]).reshape(-1)
+        factor[index == band] = 1.2 ** 0.5
+        return torch.fft.irfft2(spectrum * factor.reshape(spectrum.shape[-2:]), s=maps_a.shape[-2:])
+
+    low, high = float(loss(Identity(), boosted(0), maps_a, c)[0]), float(loss(Identity(), boosted(bands - 1), maps_a, c)[0])
+    assert low == pytest.approx(high, rel=0.05) and low == pytest.approx((np.log(1.2) / TOLERANCE) ** 2, rel=0.05)
 
 
 def test_collapsed_spectra_cost_more_than_honest_scatter():

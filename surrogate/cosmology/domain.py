@@ -81,6 +81,13 @@ class CosmologyDomain(Domain):
 
         return map_observables(events)
 
+    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, Any], seed: int):
+        """P(k)'s chi2 in three k bands plus the worst summary's W1 / noise floor
+        (:mod:`surrogate.cosmology.selection`)."""
+        from surrogate.cosmology.selection import PowerAndWorstScore
+
+        return PowerAndWorstScore(summaries, seed)
+
     def pooled_observables(self, events: EventSet) -> dict[str, Any]:
         from surrogate.cosmology.validation import map_pooled
 

@@ -2,23 +2,32 @@
 
 The critic of a map GAN judges pixels; it is slow to notice a few-percent error in the power of the
 largest modes, each map holding only a handful of them. This term looks at exactly that. For every
-map of a batch it takes log band powers (the mean |FFT|^2 of the modes in logarithmic k bands from the
-fundamental mode to Nyquist) of the physical map (the preprocessor's inverse) divided by its own mean: a
-map's level is left to the critic, since a term that could raise the power by raising the level would
-pull every map's mean density up. It compares
-generated with real maps of the same parameters (the generator step draws them for the real batch's
-conditions):
+map of a batch it takes two kinds of numbers from the physical map x (the preprocessor's inverse, x =
+rho / rho_mean up to a factor):
 
-- the conditional mean: the paired differences d_i = log P_gen,i - log P_real,i are fitted linearly in
-  the conditions over the batch (least squares on [1, c]); the fitted values are the bias of the mean
-  log power at each map's parameters, and their mean square is the first term. Fitting, rather than
-  squaring every d_i, leaves the map-to-map scatter (cosmic variance) alone;
-- the scatter: the rms of log P_gen about its own fit against that of log P_real (the map-to-map
-  scatter at fixed parameters, cosmic variance for the real maps), per band.
+- its level, log mean(x);
+- its shape, the log band powers (the mean |FFT|^2 of the modes in logarithmic k bands from the
+  fundamental mode to Nyquist) of x / mean(x) - 1.
 
-Both are divided by the real maps' scatter per band, summed over bands and scaled by ``weight``
-(model option ``spectral_weight``). The cosmogan_pytorch map GANs (Ayyar et al.) add a spectral term of
-this kind, on the mean and variance of P(k) of the inverse-transformed maps; the conditional fit is ours.
+The power of the contrast is level^2 times shape, so matching both matches P(k). Kept apart, a generator
+cannot buy power by raising a map's level (which, through a log-like pixel transform, is the easy way
+and pulls every map's mean density up). The term compares generated with real maps of the same
+parameters (the generator step draws them for the real batch's conditions):
+
+- the conditional mean: the paired differences d_i = log q_gen,i - log q_real,i of each number are
+  fitted linearly in the conditions over the batch (least squares on [1, c]); the fitted values are the
+  bias at each map's parameters, and their mean square over the batch, in units of ``TOLERANCE``, is the
+  first term. Fitting, rather than squaring every d_i, leaves the map-to-map scatter (cosmic variance)
+  alone; a fixed tolerance weighs a relative error the same in every band, so the few modes of the
+  largest scales count as much as the many of the smallest (dividing by each band's scatter instead let
+  the largest scales stay 20-30% low);
+- the scatter: the rms of log q_gen about its own fit against that of log q_real (the map-to-map
+  scatter at fixed parameters, cosmic variance for the real maps), as a relative difference per number.
+
+Both are summed over the numbers and scaled by ``weight`` (model option ``spectral_weight``): a bias of
+``TOLERANCE`` in one number costs ``weight``. The cosmogan_pytorch map GANs (Ayyar et al.) add a
+spectral term of this kind, on the mean and variance of P(k) of the inverse-transformed maps; the
+conditional fit and the level/shape split are ours.
 """
 from __future__ import annotations
 
@@ -27,6 +36,8 @@ import torch
 
 #: Added to the band powers before the logarithm (in units of the batch's mean band power).
 POWER_FLOOR = 1e-6
+#: The conditional bias, in natural-log units, that costs ``weight``: 0.1 is a 10% error in a band's power.
+TOLERANCE = 0.1
 
 
 def band_index(map_size: int, bands: int = 10) -> tuple[torch.Tensor, int]:
@@ -65,22 +76,26 @@ class SpectralLoss:
         mean = summed / self._counts.to(maps.device)
         return torch.log(mean + POWER_FLOOR * mean.detach().mean(dim=0, keepdim=True))
 
+    def log_level_and_shape(self, maps: torch.Tensor) -> torch.Tensor:
+        """(N, P, P) non-negative maps -> (N, 1 + bands): log mean(x), then :meth:`log_band_power`."""
+        level = torch.log(maps.float().mean(dim=(-2, -1)).clamp(min=1e-6))
+        return torch.cat([level[:, None], self.log_band_power(maps)], dim=1)
+
     def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
                  c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         offset = preprocessor.offset  # physical maps + offset are non-negative (rho / rho_mean for contrast)
-        fake_log = self.log_band_power(preprocessor.inverse(fake.float(), c) + offset)
+        fake_log = self.log_level_and_shape(preprocessor.inverse(fake.float(), c) + offset)
         with torch.no_grad():
-            real_log = self.log_band_power(preprocessor.inverse(real.float(), c) + offset)
+            real_log = self.log_level_and_shape(preprocessor.inverse(real.float(), c) + offset)
             design = torch.cat([torch.ones(len(c), 1, device=c.device), c.float()], dim=1)
             # the least-squares projection onto the span of [1, c]; a small ridge keeps it defined
             gram = design.T @ design + 1e-3 * torch.eye(design.shape[1], device=c.device)
             projection = design @ torch.linalg.solve(gram, design.T)
             real_scatter = _rms(real_log - projection @ real_log, len(c) - design.shape[1])
-            scale = real_scatter.clamp(min=1e-3)
         bias = projection @ (fake_log - real_log)
-        mean_term = (bias / scale).square().mean(dim=0).sum()
+        mean_term = (bias / TOLERANCE).square().mean(dim=0).sum()
         fake_scatter = _rms(fake_log - projection @ fake_log, len(c) - design.shape[1])
-        spread_term = ((fake_scatter - real_scatter) / scale).square().sum()
+        spread_term = ((fake_scatter - real_scatter) / real_scatter.clamp(min=1e-3)).square().sum()
         value = self.weight * (mean_term + spread_term)
         return value, {self.name: value.detach()}
 

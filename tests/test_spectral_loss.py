@@ -10,7 +10,8 @@ import torch
 from surrogate.core.config import ModelConfig
 from surrogate.cosmology import formats
 from surrogate.cosmology.domain import DOMAIN
-from surrogate.cosmology.spectral_loss import TOLERANCE, SpectralLoss, band_index
+from surrogate.cosmology.band_power import band_index
+from surrogate.cosmology.spectral_loss import TOLERANCE, SpectralLoss
 from test_cosmology_models import NAMES, lognormal_maps
 
 
@@ -149,3 +150,22 @@ def test_training_with_the_term_logs_it(tmp_path):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 for row in rows)
+
+
+def test_the_critic_sees_band_powers_when_asked_and_its_penalty_gradients_flow():
+    layout = lognormal_maps(2, size=32).layout
+    sizes = dict(latent_dim=8, generator_width=32, critic_width=32, depth=1)
+    _, _, plain = DOMAIN.build_model(layout, ModelConfig(**sizes))
+    _, _, seeing = DOMAIN.build_model(layout, ModelConfig(options={"critic_features": "1"}, **sizes))
+    assert plain.band_power is None and seeing.band_power is not None
+    assert set(plain.state_dict()) < set(seeing.state_dict())  # only the power layer's weights are new
+    torch.manual_seed(0)
+    x, c = torch.randn(4, 1, 32, 32, requires_grad=True), torch.randn(4, 2)
+    (gradient,) = torch.autograd.grad(seeing(x, c).sum(), x, create_graph=True)  # R1's first pass
+    gradient.square().sum().backward()  # and its second
+    power_weights = seeing.from_power[0].weight.grad  # the penalty reaches the power layer through the FFT
+    assert torch.isfinite(gradient).all() and torch.isfinite(power_weights).all() and power_weights.abs().sum() > 0
+    # the features respond to the map's spectrum: a map with its largest scales boosted scores differently
+    smooth = torch.nn.functional.avg_pool2d(x.detach(), 8).repeat_interleave(8, -1).repeat_interleave(8, -2)
+    band_powers = seeing.band_power(x.detach()[:, 0]), seeing.band_power((x.detach() + 5 * smooth)[:, 0])
+    assert float((band_powers[1] - band_powers[0])[:, 0].mean()) > 1.0

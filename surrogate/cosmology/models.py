@@ -4,8 +4,10 @@
 :meth:`surrogate.core.domain.Domain.build_model`). Architectures (``ModelConfig.arch``):
 "auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
-the log transform (default 1e-3), and ``spectral_weight`` (default 0: off), the weight of the generator's
-power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training.
+the log transform (default 1e-3), ``spectral_weight`` (default 0: off), the weight of the generator's
+power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training,
+and ``critic_features`` (default 0: off; 1: the critic also sees the map's log band powers,
+:class:`surrogate.cosmology.networks.MapCritic`).
 ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
 ``depth`` the convolutions per resolution (1 to 3).
 """
@@ -105,21 +107,22 @@ def option_defaults(arch: str) -> dict[str, str]:
     transform = ARCHITECTURES.get(arch)
     if transform is None:
         return {}
-    return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"), "spectral_weight": "0"}
+    return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"), "spectral_weight": "0",
+            "critic_features": "0"}
 
 
-def _check(config) -> tuple[str, float | None, float]:
-    """The pixel transform of ``config.arch``, its parameter from the model options (None: default) and
-    the spectral term's weight."""
+def _check(config) -> tuple[str, float | None, float, bool]:
+    """The pixel transform of ``config.arch``, its parameter from the model options (None: default), the
+    spectral term's weight and whether the critic sees power-spectrum features."""
     if config.arch not in ARCHITECTURES:
         raise SurrogateError(f"unknown architecture {config.arch!r} for maps; choose {', '.join(ARCHITECTURES)}")
     if not 1 <= config.depth <= 3:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
     name = TRANSFORM_PARAMETER[transform]
-    options = model_options(config, {name: "positive", "spectral_weight": "non-negative"},
-                            f"maps with the {transform} transform")
-    return transform, options.get(name), options.get("spectral_weight", 0.0)
+    options = model_options(config, {name: "positive", "spectral_weight": "non-negative",
+                                     "critic_features": "non-negative"}, f"maps with the {transform} transform")
+    return transform, options.get(name), options.get("spectral_weight", 0.0), bool(options.get("critic_features"))
 
 
 def build_model(layout: dict, config, train_events: EventSet | None = None) -> tuple:
@@ -130,7 +133,7 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     """
     from surrogate.cosmology.networks import MapCritic, MapGenerator
 
-    transform, parameter, spectral_weight = _check(config)
+    transform, parameter, spectral_weight, critic_features = _check(config)
     map_size = int(layout["map_size"])
     names = layout.get("condition_names") or (train_events.condition_names if train_events is not None else None)
     if not names:
@@ -146,5 +149,5 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     generator = MapGenerator(config.latent_dim, len(names), map_size, width=config.generator_width,
                              convs_per_block=config.depth, conditioning=config.generator_conditioning, head=head)
     critic = MapCritic(len(names), map_size, width=config.critic_width, convs_per_block=config.depth,
-                       conditioning=config.critic_conditioning)
+                       conditioning=config.critic_conditioning, power_features=critic_features)
     return preprocessor, generator, critic

@@ -11,6 +11,10 @@ Conditioning: generator "concat" appends the (standardised) parameters as consta
 input of every block, "film" scales and shifts every block's features by learned functions of them;
 critic "concat" appends them as channels to the input map, "projection" adds the inner product of a
 parameter embedding with the final features (Miyato & Koyama 2018).
+
+With ``power_features`` the critic also sees the log band powers of its input map (with the parameters,
+through a dense layer added to its final features): the largest scales hold a handful of modes each, which
+convolutions see late; Perraudin et al. 2019 gave their N-body critic power-spectrum features for this.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from surrogate.cosmology.band_power import LogBandPower
 from surrogate.errors import SurrogateError
 
 #: Map sides the networks accept: every power of two from 16 (three resolutions) to 512.
@@ -108,7 +113,7 @@ class MapCritic(nn.Module):
     """Maps (N, 1, P, P) and standardised parameters c (N, C) -> scores (N,)."""
 
     def __init__(self, n_conditions: int, map_size: int, *, width: int = 256, convs_per_block: int = 2,
-                 conditioning: str = "concat"):
+                 conditioning: str = "concat", power_features: bool = False):
         super().__init__()
         sizes = resolutions(map_size)[::-1]
         self.conditioning = conditioning
@@ -126,11 +131,17 @@ class MapCritic(nn.Module):
         self.features = nn.Sequential(nn.Flatten(), nn.Linear(channels * 16, width), nn.LeakyReLU(_SLOPE))
         self.score = nn.Linear(width, 1)
         self.embed = nn.Linear(n_conditions, width, bias=False) if conditioning == "projection" else None
+        self.band_power = LogBandPower(map_size) if power_features else None
+        self.from_power = (nn.Sequential(nn.Linear(self.band_power.bands + n_conditions, width), nn.LeakyReLU(_SLOPE))
+                           if power_features else None)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        maps = x
         if self.conditioning == "concat":
             x = torch.cat([x, c[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1)
         h = self.features(self.body(self.from_map(x)))
+        if self.band_power is not None:
+            h = h + self.from_power(torch.cat([self.band_power(maps[:, 0]), c], dim=1))
         score = self.score(h).squeeze(1)
         if self.embed is not None:
             score = score + (self.embed(c) * h).sum(dim=1)

@@ -31,25 +31,12 @@ conditional fit and the level/shape split are ours.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-#: Added to the band powers before the logarithm (in units of the batch's mean band power).
-POWER_FLOOR = 1e-6
+from surrogate.cosmology.band_power import LogBandPower
+
 #: The conditional bias, in natural-log units, that costs ``weight``: 0.1 is a 10% error in a band's power.
 TOLERANCE = 0.1
-
-
-def band_index(map_size: int, bands: int = 10) -> tuple[torch.Tensor, int]:
-    """For each mode of an rfft2 of ``map_size`` pixels, its logarithmic band (or -1: k = 0 or beyond
-    Nyquist); bands run from the fundamental mode (|k| in units of k_f, from 0.5) to map_size / 2."""
-    kx = np.fft.fftfreq(map_size, 1.0 / map_size)
-    ky = np.fft.rfftfreq(map_size, 1.0 / map_size)
-    k = np.sqrt(kx[:, None] ** 2 + ky[None, :] ** 2)
-    edges = np.unique(np.round(np.geomspace(1.0, map_size / 2 + 1.0, bands + 1))) - 0.5
-    index = np.digitize(k, edges) - 1
-    index[(k < 0.5) | (index >= len(edges) - 1)] = -1
-    return torch.as_tensor(index.ravel()), len(edges) - 1
 
 
 class SpectralLoss:
@@ -59,22 +46,13 @@ class SpectralLoss:
 
     def __init__(self, map_size: int, weight: float):
         self.weight = weight
-        index, self.bands = band_index(map_size)
-        keep = index >= 0
-        self._modes = torch.nonzero(keep).ravel()
-        self._band = index[keep]
-        self._counts = torch.bincount(self._band, minlength=self.bands).float()
+        self._band_power = LogBandPower(map_size)
 
     def log_band_power(self, maps: torch.Tensor) -> torch.Tensor:
-        """(N, P, P) non-negative maps (rho / rho_mean up to a factor) -> (N, bands): the natural log of the
-        mean |FFT|^2 per band of each map divided by its own mean, so that no uniform change of a map's
-        level can change its spectrum (normalisation constants aside)."""
-        maps = maps / maps.mean(dim=(-2, -1), keepdim=True).clamp(min=1e-6) - 1.0
-        power = torch.fft.rfft2(maps.float()).abs().square().reshape(len(maps), -1)
-        modes, band = self._modes.to(maps.device), self._band.to(maps.device)
-        summed = torch.zeros(len(maps), self.bands, device=maps.device).index_add_(1, band, power[:, modes])
-        mean = summed / self._counts.to(maps.device)
-        return torch.log(mean + POWER_FLOOR * mean.detach().mean(dim=0, keepdim=True))
+        """(N, P, P) non-negative maps (rho / rho_mean up to a factor) -> (N, bands): the log band powers
+        of each map divided by its own mean, so that no uniform change of a map's level can change them."""
+        relative = maps / maps.mean(dim=(-2, -1), keepdim=True).clamp(min=1e-6) - 1.0
+        return self._band_power.to(maps.device)(relative)
 
     def log_level_and_shape(self, maps: torch.Tensor) -> torch.Tensor:
         """(N, P, P) non-negative maps -> (N, 1 + bands): log mean(x), then :meth:`log_band_power`."""

@@ -152,6 +152,8 @@ def test_map_benchmark_reports_power_per_point_and_ships_a_map_model(toy_maps, t
     for entry in [result["all"], *points]:
         assert len(entry["power_ratio"]) == 3 and all(error > 0 for error in entry["power_error"])
         assert entry["max_power_deviation"] == pytest.approx(max(abs(r - 1) for r in entry["power_ratio"]))
+        assert entry["max_power_pull"] == pytest.approx(max(abs(r - 1) / e for r, e in zip(entry["power_ratio"],
+                                                                                        entry["power_error"])))
     assert points[0]["worst_ratio"] == max(points[0]["ratios"].values())
     targets = result["targets"]
     assert targets["power_held_out"]["value"] == points[3]["max_power_deviation"]

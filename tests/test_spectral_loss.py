@@ -130,7 +130,8 @@ def test_option_builds_the_term_without_changing_the_saved_state():
     sizes = dict(latent_dim=8, generator_width=32, critic_width=32, depth=1)
     plain, _, _ = DOMAIN.build_model(layout, ModelConfig(**sizes))
     spectral, _, _ = DOMAIN.build_model(layout, ModelConfig(options={"spectral_weight": "3"}, **sizes))
-    assert plain.physics_loss is None and spectral.physics_loss.weight == 3.0
+    assert plain.physics_loss is None and spectral.physics_loss.names == ("spectral",)
+    assert spectral.physics_loss.terms[0].weight == 3.0
     assert spectral.state_dict().keys() == plain.state_dict().keys()  # exports load either way
 
 

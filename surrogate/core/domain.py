@@ -279,8 +279,9 @@ class Domain(abc.ABC):
             is the condition part alone (used for sampling); ``inverse(x, conditions) -> events`` undoes
             ``forward`` exactly and returns physically valid events (non-negative energies, exact zeros).
             Optionally ``physics_loss``: None or a callable ``(preprocessor, fake_x, real_x, c) -> (value,
-            {name: value})`` with a ``name``, added to the generator's loss in training (the maps' spectral
-            term); it holds no state, so exports do not depend on it.
+            {name: value})`` whose ``names`` are the parts it logs (a log.csv column each), added to the
+            generator's loss in training (the maps' spectral and pixel-PDF terms); it holds no state, so
+            exports do not depend on it.
         generator: ``forward(z, c) -> x`` with ``z`` ~ N(0, 1) of shape (N, generator.latent_dim).
         critic: ``forward(x, c) -> (N,)`` scores; no layer may mix the samples of a batch (no
             BatchNorm), since the gradient penalties are per sample.

@@ -395,7 +395,7 @@ class _Trainer:
         if self.loss.penalty_interval:
             columns.append("penalty")
         if self.physics_loss is not None:
-            columns.append(self.physics_loss.name)
+            columns += list(self.physics_loss.names)
         columns += ["seconds_per_step", "samples_per_second"]
         if self.device.type == "cuda":
             columns.append("peak_memory_gib")

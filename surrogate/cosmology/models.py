@@ -5,8 +5,9 @@
 "auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
 the log transform (default 1e-3), ``spectral_weight`` (default 0: off), the weight of the generator's
-power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), which the preprocessor carries for training,
-and ``critic_features`` (default 0: off; 1: the critic also sees the map's log band powers,
+power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), ``pdf_weight`` (default 0: off), that of its
+pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), both carried by the preprocessor for
+training, and ``critic_features`` (default 0: off; 1: the critic also sees the map's log band powers,
 :class:`surrogate.cosmology.networks.MapCritic`).
 ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
 ``depth`` the convolutions per resolution (1 to 3).
@@ -19,6 +20,7 @@ import torch
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
+from surrogate.cosmology.pixel_pdf_loss import PixelPdfLoss
 from surrogate.cosmology.spectral_loss import SpectralLoss
 from surrogate.cosmology.transforms import (
     DEFAULT_A,
@@ -36,6 +38,22 @@ TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
 TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
 
 
+class GeneratorTerms:
+    """Several generator terms as one ``physics_loss``: their sum, each logged under its own name."""
+
+    def __init__(self, terms: list):
+        self.terms = terms
+        self.names = tuple(term.name for term in terms)
+
+    def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
+                 c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        total, stats = 0.0, {}
+        for term in self.terms:
+            value, term_stats = term(preprocessor, fake, real, c)
+            total, stats = total + value, {**stats, **term_stats}
+        return total, stats
+
+
 class MapPreprocessor(torch.nn.Module):
     """Physical maps <-> network space.
 
@@ -48,7 +66,7 @@ class MapPreprocessor(torch.nn.Module):
     """
 
     def __init__(self, transform: str, n_conditions: int, offset: float, parameter: float | None = None,
-                 physics_loss: SpectralLoss | None = None):
+                 physics_loss: GeneratorTerms | None = None):
         super().__init__()
         self.physics_loss = physics_loss  # a generator term for training; not part of the state
         if transform not in ("s", "log"):
@@ -108,21 +126,29 @@ def option_defaults(arch: str) -> dict[str, str]:
     if transform is None:
         return {}
     return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"), "spectral_weight": "0",
-            "critic_features": "0"}
+            "pdf_weight": "0", "critic_features": "0"}
 
 
-def _check(config) -> tuple[str, float | None, float, bool]:
-    """The pixel transform of ``config.arch``, its parameter from the model options (None: default), the
-    spectral term's weight and whether the critic sees power-spectrum features."""
+def _check(config) -> tuple[str, dict[str, float]]:
+    """The pixel transform of ``config.arch`` and the model options given (name -> number), checked."""
     if config.arch not in ARCHITECTURES:
         raise SurrogateError(f"unknown architecture {config.arch!r} for maps; choose {', '.join(ARCHITECTURES)}")
     if not 1 <= config.depth <= 3:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
-    name = TRANSFORM_PARAMETER[transform]
-    options = model_options(config, {name: "positive", "spectral_weight": "non-negative",
-                                     "critic_features": "non-negative"}, f"maps with the {transform} transform")
-    return transform, options.get(name), options.get("spectral_weight", 0.0), bool(options.get("critic_features"))
+    accepted = {TRANSFORM_PARAMETER[transform]: "positive", "spectral_weight": "non-negative",
+                "pdf_weight": "non-negative", "critic_features": "non-negative"}
+    return transform, model_options(config, accepted, f"maps with the {transform} transform")
+
+
+def generator_terms(map_size: int, options: dict[str, float]) -> GeneratorTerms | None:
+    """The generator terms the options switch on (spectral_weight, pdf_weight), or None."""
+    terms = []
+    if options.get("spectral_weight", 0.0) > 0:
+        terms.append(SpectralLoss(map_size, options["spectral_weight"]))
+    if options.get("pdf_weight", 0.0) > 0:
+        terms.append(PixelPdfLoss(options["pdf_weight"]))
+    return GeneratorTerms(terms) if terms else None
 
 
 def build_model(layout: dict, config, train_events: EventSet | None = None) -> tuple:
@@ -133,14 +159,14 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     """
     from surrogate.cosmology.networks import MapCritic, MapGenerator
 
-    transform, parameter, spectral_weight, critic_features = _check(config)
+    transform, options = _check(config)
     map_size = int(layout["map_size"])
     names = layout.get("condition_names") or (train_events.condition_names if train_events is not None else None)
     if not names:
         raise SurrogateError("the map layout does not name its parameters (condition_names)")
     offset = 1.0 if layout.get("quantity", CONTRAST) == CONTRAST else 0.0
-    spectral = SpectralLoss(map_size, spectral_weight) if spectral_weight > 0 else None
-    preprocessor = MapPreprocessor(transform, len(names), offset, parameter, spectral)
+    preprocessor = MapPreprocessor(transform, len(names), offset, options.get(TRANSFORM_PARAMETER[transform]),
+                                   generator_terms(map_size, options))
     if train_events is not None:
         if train_events.event_shape != (map_size, map_size):
             raise SurrogateError(f"maps of shape {train_events.event_shape}, layout says {map_size}x{map_size}")
@@ -149,5 +175,6 @@ def build_model(layout: dict, config, train_events: EventSet | None = None) -> t
     generator = MapGenerator(config.latent_dim, len(names), map_size, width=config.generator_width,
                              convs_per_block=config.depth, conditioning=config.generator_conditioning, head=head)
     critic = MapCritic(len(names), map_size, width=config.critic_width, convs_per_block=config.depth,
-                       conditioning=config.critic_conditioning, power_features=critic_features)
+                       conditioning=config.critic_conditioning,
+                       power_features=bool(options.get("critic_features")))
     return preprocessor, generator, critic

@@ -14,15 +14,10 @@ cannot buy power by raising a map's level (which, through a log-like pixel trans
 and pulls every map's mean density up). The term compares generated with real maps of the same
 parameters (the generator step draws them for the real batch's conditions):
 
-- the conditional mean: the paired differences d_i = log q_gen,i - log q_real,i of each number are
-  fitted linearly in the conditions over the batch (least squares on [1, c]); the fitted values are the
-  bias at each map's parameters, and their mean square over the batch, in units of ``TOLERANCE``, is the
-  first term. Fitting, rather than squaring every d_i, leaves the map-to-map scatter (cosmic variance)
-  alone; a fixed tolerance weighs a relative error the same in every band, so the few modes of the
-  largest scales count as much as the many of the smallest (dividing by each band's scatter instead let
-  the largest scales stay 20-30% low);
-- the scatter: the rms of log q_gen about its own fit against that of log q_real (the map-to-map
-  scatter at fixed parameters, cosmic variance for the real maps), as a relative difference per number.
+- the conditional mean of each number, fitted linearly in the parameters over the batch, in units of
+  ``TOLERANCE``, and its scatter at fixed parameters (:mod:`surrogate.cosmology.conditional_match`).
+  One tolerance for every band weighs a relative error of the largest scales as much as one of the
+  smallest (dividing by each band's scatter instead let the largest scales stay 20-30% low).
 
 Both are summed over the numbers and scaled by ``weight`` (model option ``spectral_weight``): a bias of
 ``TOLERANCE`` in one number costs ``weight``. The cosmogan_pytorch map GANs (Ayyar et al.) add a
@@ -34,6 +29,7 @@ from __future__ import annotations
 import torch
 
 from surrogate.cosmology.band_power import LogBandPower
+from surrogate.cosmology.conditional_match import conditional_mismatch
 
 #: The conditional bias, in natural-log units, that costs ``weight``: 0.1 is a 10% error in a band's power.
 TOLERANCE = 0.1
@@ -62,22 +58,8 @@ class SpectralLoss:
     def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
                  c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         offset = preprocessor.offset  # physical maps + offset are non-negative (rho / rho_mean for contrast)
-        fake_log = self.log_level_and_shape(preprocessor.inverse(fake.float(), c) + offset)
+        fake_numbers = self.log_level_and_shape(preprocessor.inverse(fake.float(), c) + offset)
         with torch.no_grad():
-            real_log = self.log_level_and_shape(preprocessor.inverse(real.float(), c) + offset)
-            design = torch.cat([torch.ones(len(c), 1, device=c.device), c.float()], dim=1)
-            # the least-squares projection onto the span of [1, c]; a small ridge keeps it defined
-            gram = design.T @ design + 1e-3 * torch.eye(design.shape[1], device=c.device)
-            projection = design @ torch.linalg.solve(gram, design.T)
-            real_scatter = _rms(real_log - projection @ real_log, len(c) - design.shape[1])
-        bias = projection @ (fake_log - real_log)
-        mean_term = (bias / TOLERANCE).square().mean(dim=0).sum()
-        fake_scatter = _rms(fake_log - projection @ fake_log, len(c) - design.shape[1])
-        spread_term = ((fake_scatter - real_scatter) / real_scatter.clamp(min=1e-3)).square().sum()
-        value = self.weight * (mean_term + spread_term)
+            real_numbers = self.log_level_and_shape(preprocessor.inverse(real.float(), c) + offset)
+        value = self.weight * conditional_mismatch(fake_numbers, real_numbers, c, TOLERANCE)
         return value, {self.name: value.detach()}
-
-
-def _rms(residuals: torch.Tensor, degrees_of_freedom: int) -> torch.Tensor:
-    """Per-band scatter of residuals about a fit with ``len - degrees_of_freedom`` parameters."""
-    return (residuals.square().sum(dim=0) / max(degrees_of_freedom, 1) + 1e-12).sqrt()

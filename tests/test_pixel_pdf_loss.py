@@ -1,0 +1,72 @@
+"""The maps' pixel-PDF generator term: its zero, its response to wrong tails, its wiring beside the spectral term."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from surrogate.cosmology import formats
+from surrogate.cosmology.pixel_pdf_loss import QUANTILES, TOLERANCE, PixelPdfLoss
+from test_cosmology_models import NAMES, lognormal_maps
+from test_spectral_loss import Identity
+
+
+def lognormal_batches(pairs: int = 64, size: int = 32, seed: int = 0):
+    """Two independent log-normal maps per parameter point (contrast; contrast grows with sigma8) and the
+    standardised conditions."""
+    a = lognormal_maps(pairs, size, seed)
+    b = lognormal_maps(pairs, size, seed + 1, conditions=a.conditions)
+    c = torch.as_tensor((a.conditions - a.conditions.mean(0)) / a.conditions.std(0)).float()
+    return torch.as_tensor(a.events), torch.as_tensor(b.events), c
+
+
+def test_quantiles_of_a_known_map():
+    x = torch.arange(1, 1025, dtype=torch.float32).reshape(1, 32, 32)  # x = 1 ... 1024, each once
+    quantiles = PixelPdfLoss(1.0).log_quantiles(x)[0]
+    assert quantiles.shape == (QUANTILES,)
+    assert float(quantiles[0]) == pytest.approx(np.log(1 + round(0.005 * 1023)))
+    assert float(quantiles[-1]) == pytest.approx(np.log(1 + round(0.995 * 1023)))
+    assert torch.all(torch.diff(quantiles) > 0)
+
+
+def test_zero_for_identical_batches_and_grows_when_the_voids_are_too_deep():
+    maps_a, maps_b, c = lognormal_batches()
+    loss = PixelPdfLoss(1.0)
+    assert float(loss(Identity(), maps_a, maps_a, c)[0]) == pytest.approx(0.0, abs=1e-6)
+    noise = float(loss(Identity(), maps_a, maps_b, c)[0])  # a perfect generator: sampling noise only
+    x = maps_a + 1.0
+    deeper = torch.where(x < 1.0, x ** 1.5, x) - 1.0  # under-dense pixels emptier; the rest unchanged
+    off = float(loss(Identity(), deeper, maps_b, c)[0])
+    assert off > 3 * noise
+    # an error in the dense tail alone costs too, and a uniform 10% rise of ln x costs about TOLERANCE's price
+    denser = torch.where(x > 2.0, x ** 1.3, x) - 1.0
+    assert float(loss(Identity(), denser, maps_a, c)[0]) > 1.0
+    raised = float(loss(Identity(), torch.exp(torch.log(x) + TOLERANCE) - 1.0, maps_a, c)[0])
+    assert raised == pytest.approx(QUANTILES, rel=0.05)  # each quantile biased by exactly TOLERANCE
+
+
+def test_gradient_reaches_the_pixels_and_the_terms_log_side_by_side(tmp_path):
+    maps_a, maps_b, c = lognormal_batches(pairs=16)
+    fake = (0.8 * maps_a).requires_grad_(True)
+    value, stats = PixelPdfLoss(2.0)(Identity(), fake, maps_b, c)
+    value.backward()
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+    assert float(stats["pixel_pdf"]) == pytest.approx(float(value.detach()))
+
+    from click.testing import CliRunner
+
+    from surrogate.cli import cli
+
+    data = tmp_path / "maps.h5"
+    events = lognormal_maps(32, size=32)
+    formats.write_nbody(data, events.events, events.conditions, NAMES,
+                        {"box_mpc_h": 100.0, "redshift": 0.0, "quantity": formats.CONTRAST})
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--loss", "r1", "--steps", "4", "--out",
+                                      str(tmp_path / "run"), "--batch-size", "8", "--width", "32", "--depth", "1",
+                                      "--latent-dim", "8", "--device", "cpu", "--no-progress", "--validate-every", "2",
+                                      "--model-option", "spectral_weight=1", "--model-option", "pdf_weight=1"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert len(rows) == 2 and all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)

@@ -1,16 +1,13 @@
 """The maps' pixel-PDF generator term: its zero, its response to wrong tails, its wiring beside the spectral term."""
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 import torch
 
-from surrogate.cosmology import formats
 from surrogate.cosmology.pixel_pdf_loss import QUANTILES, TOLERANCE, PixelPdfLoss
-from test_cosmology_models import NAMES, lognormal_maps
-from test_spectral_loss import Identity
+from test_cosmology_models import lognormal_maps
+from test_spectral_loss import Identity, train_tiny_map_run
 
 
 def lognormal_batches(pairs: int = 64, size: int = 32, seed: int = 0):
@@ -55,18 +52,5 @@ def test_gradient_reaches_the_pixels_and_the_terms_log_side_by_side(tmp_path):
     assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
     assert float(stats["pixel_pdf"]) == pytest.approx(float(value.detach()))
 
-    from click.testing import CliRunner
-
-    from surrogate.cli import cli
-
-    data = tmp_path / "maps.h5"
-    events = lognormal_maps(32, size=32)
-    formats.write_nbody(data, events.events, events.conditions, NAMES,
-                        {"box_mpc_h": 100.0, "redshift": 0.0, "quantity": formats.CONTRAST})
-    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--loss", "r1", "--steps", "4", "--out",
-                                      str(tmp_path / "run"), "--batch-size", "8", "--width", "32", "--depth", "1",
-                                      "--latent-dim", "8", "--device", "cpu", "--no-progress", "--validate-every", "2",
-                                      "--model-option", "spectral_weight=1", "--model-option", "pdf_weight=1"])
-    assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    rows = train_tiny_map_run(tmp_path, "spectral_weight=1", "pdf_weight=1")
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)

@@ -135,7 +135,8 @@ def test_option_builds_the_term_without_changing_the_saved_state():
     assert spectral.state_dict().keys() == plain.state_dict().keys()  # exports load either way
 
 
-def test_training_with_the_term_logs_it(tmp_path):
+def train_tiny_map_run(tmp_path, *options: str) -> list[dict[str, str]]:
+    """log.csv's rows of a 4-step R1 run on 32 small maps with the given ``--model-option`` values."""
     from click.testing import CliRunner
 
     from surrogate.cli import cli
@@ -144,29 +145,16 @@ def test_training_with_the_term_logs_it(tmp_path):
     events = lognormal_maps(32, size=32)
     formats.write_nbody(data, events.events, events.conditions, NAMES,
                         {"box_mpc_h": 100.0, "redshift": 0.0, "quantity": formats.CONTRAST})
-    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--loss", "r1", "--steps", "4", "--out",
-                                      str(tmp_path / "run"), "--batch-size", "8", "--width", "32", "--depth", "1",
-                                      "--latent-dim", "8", "--device", "cpu", "--no-progress", "--validate-every", "2",
-                                      "--model-option", "spectral_weight=1"])
+    arguments = ["train", "--data", str(data), "--loss", "r1", "--steps", "4", "--out", str(tmp_path / "run"),
+                 "--batch-size", "8", "--width", "32", "--depth", "1", "--latent-dim", "8", "--device", "cpu",
+                 "--no-progress", "--validate-every", "2"]
+    for option in options:
+        arguments += ["--model-option", option]
+    result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    return list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+
+
+def test_training_with_the_term_logs_it(tmp_path):
+    rows = train_tiny_map_run(tmp_path, "spectral_weight=1")
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 for row in rows)
-
-
-def test_the_critic_sees_band_powers_when_asked_and_its_penalty_gradients_flow():
-    layout = lognormal_maps(2, size=32).layout
-    sizes = dict(latent_dim=8, generator_width=32, critic_width=32, depth=1)
-    _, _, plain = DOMAIN.build_model(layout, ModelConfig(**sizes))
-    _, _, seeing = DOMAIN.build_model(layout, ModelConfig(options={"critic_features": "1"}, **sizes))
-    assert plain.band_power is None and seeing.band_power is not None
-    assert set(plain.state_dict()) < set(seeing.state_dict())  # only the power layer's weights are new
-    torch.manual_seed(0)
-    x, c = torch.randn(4, 1, 32, 32, requires_grad=True), torch.randn(4, 2)
-    (gradient,) = torch.autograd.grad(seeing(x, c).sum(), x, create_graph=True)  # R1's first pass
-    gradient.square().sum().backward()  # and its second
-    power_weights = seeing.from_power[0].weight.grad  # the penalty reaches the power layer through the FFT
-    assert torch.isfinite(gradient).all() and torch.isfinite(power_weights).all() and power_weights.abs().sum() > 0
-    # the features respond to the map's spectrum: a map with its largest scales boosted scores differently
-    smooth = torch.nn.functional.avg_pool2d(x.detach(), 8).repeat_interleave(8, -1).repeat_interleave(8, -2)
-    band_powers = seeing.band_power(x.detach()[:, 0]), seeing.band_power((x.detach() + 5 * smooth)[:, 0])
-    assert float((band_powers[1] - band_powers[0])[:, 0].mean()) > 1.0

@@ -75,7 +75,7 @@ def test_every_command_that_computes_takes_threads(caplog, monkeypatch):
     import click
     import torch
 
-    from surrogate.core import threads
+    from surrogate.options import threads
 
     simulate = cli.commands["simulate"]
     computing = [cli.commands[name] for name in ("train", "generate", "validate", "benchmark", "quickstart")]

@@ -6,9 +6,9 @@ from pathlib import Path
 import click
 
 from surrogate.calorimeter.production import BLOCK_EVENTS, parse_energies, simulate_production
-from surrogate.core.click_types import SEED, WORKERS, FiniteFloat
-from surrogate.core.outputs import check_output, overwrite_option
-from surrogate.core.threads import with_threads
+from surrogate.options.outputs import check_output, overwrite_option
+from surrogate.options.param_types import SEED, WORKERS, FiniteFloat
+from surrogate.options.threads import with_threads
 
 
 @with_threads

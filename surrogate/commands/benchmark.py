@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
-from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
-from surrogate.core.threads import with_threads
-from surrogate.core.click_types import SEED
 from surrogate.errors import SurrogateError
+from surrogate.options.outputs import check_output, overwrite_option, reader_inputs
+from surrogate.options.param_types import SEED
+from surrogate.options.threads import with_threads
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from surrogate.core.outputs import check_output, overwrite_option
+from surrogate.options.outputs import check_output, overwrite_option
 
 
 @click.command()

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
-from surrogate.core.click_types import SEED, FiniteFloat
-from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
-from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
+from surrogate.options.outputs import check_output, overwrite_option, reader_inputs
+from surrogate.options.param_types import SEED, FiniteFloat
+from surrogate.options.threads import with_threads
 
 MEV_PER_GEV = 1000.0
 #: The most events one file may hold (10^9 showers of ds2 are 26 TB); larger productions are split

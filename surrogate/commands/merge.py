@@ -7,8 +7,8 @@ import click
 
 from surrogate.commands.reading import with_reader_options
 from surrogate.core.domain import domain_for_file
-from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
 from surrogate.errors import SurrogateError
+from surrogate.options.outputs import check_output, overwrite_option, reader_inputs
 
 
 @with_reader_options

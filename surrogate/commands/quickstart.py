@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from surrogate.core.outputs import check_output, overwrite_option
-from surrogate.core.threads import with_threads
-from surrogate.core.click_types import SEED, WORKERS
 from surrogate.errors import SurrogateError
+from surrogate.options.outputs import check_output, overwrite_option
+from surrogate.options.param_types import SEED, WORKERS
+from surrogate.options.threads import with_threads
 
 
 @with_threads

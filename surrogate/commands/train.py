@@ -8,10 +8,10 @@ from typing import Callable
 
 import click
 
-from surrogate.core.click_types import SEED, FiniteFloat
 from surrogate.core.losses import DEFAULT_LOSS, LOSSES, LossEntry
-from surrogate.core.threads import with_threads
 from surrogate.errors import SurrogateError
+from surrogate.options.param_types import SEED, FiniteFloat
+from surrogate.options.threads import with_threads
 
 #: Bounds far beyond any useful network, so absurd values are refused instead of overflowing in torch
 #: (a traceback) or never finishing a step.
@@ -122,7 +122,7 @@ def train(data, run_dir, loss, steps, batch_size, device, seed, resume, allow_ne
       surrogate train --out runs/ds2 --resume --steps 60000 --data more.h5 --allow-new-data
       torchrun --nproc_per_node 2 -m surrogate train --data showers.h5 --steps 20000 --out runs/ddp
     """
-    from surrogate.core.outputs import check_output
+    from surrogate.options.outputs import check_output
     from surrogate.core import checkpoint
     from surrogate.core.config import TrainConfig, from_dict, read_config_file
     from surrogate.api import train as run_training

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from surrogate.commands.reading import with_reader_options
-from surrogate.core.click_types import SEED, FiniteFloat
-from surrogate.core.outputs import check_output, overwrite_option, reader_inputs
-from surrogate.core.threads import with_threads
+from surrogate.options.outputs import check_output, overwrite_option, reader_inputs
+from surrogate.options.param_types import SEED, FiniteFloat
+from surrogate.options.threads import with_threads
 
 _SHOWN = 10
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from surrogate.core.click_types import FiniteFloat
+from surrogate.options.param_types import FiniteFloat
 
 
 def map_reader_options() -> list[click.Option]:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from surrogate.core.click_types import SEED, FiniteFloat
-from surrogate.core.outputs import check_output, overwrite_option
-from surrogate.core.threads import with_threads
 from surrogate.cosmology.production import shard_runs
 from surrogate.errors import SurrogateError
+from surrogate.options.outputs import check_output, overwrite_option
+from surrogate.options.param_types import SEED, FiniteFloat
+from surrogate.options.threads import with_threads
 
 
 #: The most boxes one sweep may hold: each takes seconds to hours, and the Latin hypercube holds

@@ -13,7 +13,7 @@ import os
 
 import click
 
-from surrogate.core.click_types import WORKERS
+from surrogate.options.param_types import WORKERS
 
 log = logging.getLogger(__name__)
 

@@ -54,3 +54,16 @@ def test_gradient_reaches_the_pixels_and_the_terms_log_side_by_side(tmp_path):
 
     rows = train_tiny_map_run(tmp_path, "spectral_weight=1", "pdf_weight=1")
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)
+
+
+def test_map_runs_train_with_both_terms_by_default_and_older_configs_without_them(tmp_path):
+    from surrogate.core.config import ModelConfig
+    from surrogate.cosmology.domain import DOMAIN
+
+    rows = train_tiny_map_run(tmp_path)  # no model option given: the defaults
+    assert all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)
+    layout = lognormal_maps(2, size=32).layout
+    current = DOMAIN.resolve_model(layout, ModelConfig()).options
+    legacy = DOMAIN.resolve_model(layout, ModelConfig(), legacy=True).options  # a config.json from before
+    assert (current["spectral_weight"], current["pdf_weight"], current["critic_features"]) == ("2", "1", "0")
+    assert (legacy["spectral_weight"], legacy["pdf_weight"], legacy["critic_features"]) == ("0", "0", "0")

@@ -67,3 +67,17 @@ def test_map_runs_train_with_both_terms_by_default_and_older_configs_without_the
     legacy = DOMAIN.resolve_model(layout, ModelConfig(), legacy=True).options  # a config.json from before
     assert (current["spectral_weight"], current["pdf_weight"], current["critic_features"]) == ("2", "1", "0")
     assert (legacy["spectral_weight"], legacy["pdf_weight"], legacy["critic_features"]) == ("0", "0", "0")
+
+
+def test_the_texture_term_ignores_the_level_and_sees_pixel_noise():
+    from surrogate.cosmology.pixel_pdf_loss import LocalContrastPdfLoss
+
+    maps_a, maps_b, c = lognormal_batches()
+    loss = LocalContrastPdfLoss(1.0)
+    x = maps_a + 1.0
+    flat = torch.ones(2, 8, 8)
+    assert torch.allclose(loss.pixel_values(flat), torch.zeros(2, 8, 8), atol=1e-6)  # no texture at all
+    assert float(loss(Identity(), 1.3 * x - 1.0, maps_a, c)[0]) == pytest.approx(0.0, abs=1e-4)  # level only
+    noise = float(loss(Identity(), maps_a, maps_b, c)[0])
+    rough = x * torch.exp(0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))) - 1.0
+    assert float(loss(Identity(), rough, maps_b, c)[0]) > 10 * max(noise, 0.1)

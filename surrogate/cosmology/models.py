@@ -6,8 +6,8 @@
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
 the log transform (default 1e-3), ``spectral_weight`` (default 2), the weight of the generator's
 power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), ``pdf_weight`` (default 1), that of its
-pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), both carried by the preprocessor for
-training (0 turns a term off), and ``critic_features`` (default 0: off; 1: the critic also sees the map's
+pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), ``local_pdf_weight`` (default 0), that of
+its pixel-texture term (the same module), all carried by the preprocessor for training (0 turns a term off), and ``critic_features`` (default 0: off; 1: the critic also sees the map's
 log band powers, :class:`surrogate.cosmology.networks.MapCritic`).
 ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
 ``depth`` the convolutions per resolution (1 to 3).
@@ -20,7 +20,7 @@ import torch
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
-from surrogate.cosmology.pixel_pdf_loss import PixelPdfLoss
+from surrogate.cosmology.pixel_pdf_loss import LocalContrastPdfLoss, PixelPdfLoss
 from surrogate.cosmology.spectral_loss import SpectralLoss
 from surrogate.cosmology.transforms import (
     DEFAULT_A,
@@ -38,9 +38,9 @@ TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
 TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
 #: The defaults of the options that only change training: the generator terms and the critic's features,
 #: at the map fidelity benchmark's best configuration (docs/cosmology.md).
-TRAINING_DEFAULTS = {"spectral_weight": 2, "pdf_weight": 1, "critic_features": 0}
+TRAINING_DEFAULTS = {"spectral_weight": 2, "pdf_weight": 1, "local_pdf_weight": 0, "critic_features": 0}
 #: Their defaults before 2026-11-30, when config.json recorded only the options given: all off.
-LEGACY_TRAINING_DEFAULTS = {"spectral_weight": 0, "pdf_weight": 0, "critic_features": 0}
+LEGACY_TRAINING_DEFAULTS = {"spectral_weight": 0, "pdf_weight": 0, "local_pdf_weight": 0, "critic_features": 0}
 
 
 class GeneratorTerms:
@@ -143,17 +143,19 @@ def _check(config) -> tuple[str, dict[str, float]]:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
     accepted = {TRANSFORM_PARAMETER[transform]: "positive", "spectral_weight": "non-negative",
-                "pdf_weight": "non-negative", "critic_features": "non-negative"}
+                "pdf_weight": "non-negative", "local_pdf_weight": "non-negative", "critic_features": "non-negative"}
     return transform, model_options(config, accepted, f"maps with the {transform} transform")
 
 
 def generator_terms(map_size: int, options: dict[str, float]) -> GeneratorTerms | None:
-    """The generator terms the options switch on (spectral_weight, pdf_weight), or None."""
+    """The generator terms the options switch on (spectral_weight, pdf_weight, local_pdf_weight), or None."""
     terms = []
     if options.get("spectral_weight", 0.0) > 0:
         terms.append(SpectralLoss(map_size, options["spectral_weight"]))
     if options.get("pdf_weight", 0.0) > 0:
         terms.append(PixelPdfLoss(options["pdf_weight"]))
+    if options.get("local_pdf_weight", 0.0) > 0:
+        terms.append(LocalContrastPdfLoss(options["local_pdf_weight"]))
     return GeneratorTerms(terms) if terms else None
 
 

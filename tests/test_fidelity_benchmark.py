@@ -229,11 +229,13 @@ def test_the_map_configurations_name_what_their_rows_trained(fidelity, tmp_path)
         resolved = DOMAIN.resolve_model(layout, config.model)
         return resolved.arch, {key: float(value) for key, value in resolved.options.items()}
 
-    terms = ("spectral_weight", "pdf_weight", "critic_features")
-    assert [model()[1][key] for key in terms] == [2.0, 1.0, 0.0]  # the defaults: both generator terms
-    assert [model("maps-no-terms.toml")[1][key] for key in terms] == [0.0, 0.0, 0.0]
-    assert [model("maps-spectral-2.toml")[1][key] for key in terms] == [2.0, 0.0, 0.0]
-    assert [model("maps-critic-features.toml")[1][key] for key in terms] == [2.0, 0.0, 1.0]
-    assert [model("maps-pdf-3.toml")[1][key] for key in terms] == [2.0, 3.0, 0.0]
+    terms = ("spectral_weight", "pdf_weight", "local_pdf_weight", "critic_features")
+    assert [model()[1][key] for key in terms] == [2.0, 1.0, 1.0, 0.0]  # the defaults: the three generator terms
+    assert [model("maps-no-terms.toml")[1][key] for key in terms] == [0.0, 0.0, 0.0, 0.0]
+    assert [model("maps-spectral.toml")[1][key] for key in terms] == [0.5, 0.0, 0.0, 0.0]
+    assert [model("maps-spectral-2.toml")[1][key] for key in terms] == [2.0, 0.0, 0.0, 0.0]
+    assert [model("maps-critic-features.toml")[1][key] for key in terms] == [2.0, 0.0, 0.0, 1.0]
+    assert [model("maps-pdf.toml")[1][key] for key in terms] == [2.0, 1.0, 0.0, 0.0]
+    assert [model("maps-pdf-3.toml")[1][key] for key in terms] == [2.0, 3.0, 0.0, 0.0]
     arch, options = model("maps-log-transform.toml")
-    assert arch == "dcgan-log" and [options[key] for key in terms] == [2.0, 0.0, 0.0]
+    assert arch == "dcgan-log" and [options[key] for key in terms] == [2.0, 0.0, 0.0, 0.0]

@@ -56,17 +56,19 @@ def test_gradient_reaches_the_pixels_and_the_terms_log_side_by_side(tmp_path):
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)
 
 
-def test_map_runs_train_with_both_terms_by_default_and_older_configs_without_them(tmp_path):
+def test_map_runs_train_with_the_three_terms_by_default_and_older_configs_without_them(tmp_path):
     from surrogate.core.config import ModelConfig
     from surrogate.cosmology.domain import DOMAIN
 
     rows = train_tiny_map_run(tmp_path)  # no model option given: the defaults
-    assert all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)
+    assert all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 and float(row["local_pdf"]) > 0
+               for row in rows)
     layout = lognormal_maps(2, size=32).layout
     current = DOMAIN.resolve_model(layout, ModelConfig()).options
     legacy = DOMAIN.resolve_model(layout, ModelConfig(), legacy=True).options  # a config.json from before
-    assert (current["spectral_weight"], current["pdf_weight"], current["critic_features"]) == ("2", "1", "0")
-    assert (legacy["spectral_weight"], legacy["pdf_weight"], legacy["critic_features"]) == ("0", "0", "0")
+    terms = ("spectral_weight", "pdf_weight", "local_pdf_weight", "critic_features")
+    assert [current[name] for name in terms] == ["2", "1", "1", "0"]
+    assert [legacy[name] for name in terms] == ["0", "0", "0", "0"]
 
 
 def test_the_texture_term_ignores_the_level_and_sees_pixel_noise():

@@ -6,7 +6,7 @@
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
 the log transform (default 1e-3), ``spectral_weight`` (default 2), the weight of the generator's
 power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), ``pdf_weight`` (default 1), that of its
-pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), ``local_pdf_weight`` (default 0), that of
+pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), ``local_pdf_weight`` (default 1), that of
 its pixel-texture term (the same module), all carried by the preprocessor for training (0 turns a term off), and ``critic_features`` (default 0: off; 1: the critic also sees the map's
 log band powers, :class:`surrogate.cosmology.networks.MapCritic`).
 ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
@@ -38,7 +38,7 @@ TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
 TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
 #: The defaults of the options that only change training: the generator terms and the critic's features,
 #: at the map fidelity benchmark's best configuration (docs/cosmology.md).
-TRAINING_DEFAULTS = {"spectral_weight": 2, "pdf_weight": 1, "local_pdf_weight": 0, "critic_features": 0}
+TRAINING_DEFAULTS = {"spectral_weight": 2, "pdf_weight": 1, "local_pdf_weight": 1, "critic_features": 0}
 #: Their defaults before 2026-11-30, when config.json recorded only the options given: all off.
 LEGACY_TRAINING_DEFAULTS = {"spectral_weight": 0, "pdf_weight": 0, "local_pdf_weight": 0, "critic_features": 0}
 

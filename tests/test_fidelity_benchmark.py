@@ -213,3 +213,29 @@ def test_map_datasets_differ_only_in_resolution_and_budgets_follow_the_protocol(
         3000, 250, 250, 32, 1)
     assert config.loss.name == "r1" and (config.model.generator_width, config.model.critic_width,
                                          config.model.depth, config.model.latent_dim) == (64, 64, 1, 64)
+
+
+def test_the_map_configurations_name_what_their_rows_trained(fidelity, tmp_path):
+    """docs/cosmology.md's map rows stay reproducible now that the terms are on by default."""
+    from surrogate.cosmology.domain import DOMAIN
+    from test_cosmology_models import lognormal_maps
+
+    configs = SCRIPT.parent / "fidelity-configs"
+    layout = lognormal_maps(2, size=64).layout
+
+    def model(name=None):
+        config = fidelity.budget_config("long", tmp_path / "maps.h5", configs / name if name else None, "cpu",
+                                        fidelity.MAP_BUDGETS)
+        resolved = DOMAIN.resolve_model(layout, config.model)
+        return resolved.arch, {key: float(value) for key, value in resolved.options.items()}
+
+    terms = ("spectral_weight", "pdf_weight", "local_pdf_weight", "critic_features")
+    assert [model()[1][key] for key in terms] == [2.0, 1.0, 1.0, 0.0]  # the defaults: the three generator terms
+    assert [model("maps-no-terms.toml")[1][key] for key in terms] == [0.0, 0.0, 0.0, 0.0]
+    assert [model("maps-spectral.toml")[1][key] for key in terms] == [0.5, 0.0, 0.0, 0.0]
+    assert [model("maps-spectral-2.toml")[1][key] for key in terms] == [2.0, 0.0, 0.0, 0.0]
+    assert [model("maps-critic-features.toml")[1][key] for key in terms] == [2.0, 0.0, 0.0, 1.0]
+    assert [model("maps-pdf.toml")[1][key] for key in terms] == [2.0, 1.0, 0.0, 0.0]
+    assert [model("maps-pdf-3.toml")[1][key] for key in terms] == [2.0, 3.0, 0.0, 0.0]
+    arch, options = model("maps-log-transform.toml")
+    assert arch == "dcgan-log" and [options[key] for key in terms] == [2.0, 0.0, 0.0, 0.0]

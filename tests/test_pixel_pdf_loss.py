@@ -54,3 +54,32 @@ def test_gradient_reaches_the_pixels_and_the_terms_log_side_by_side(tmp_path):
 
     rows = train_tiny_map_run(tmp_path, "spectral_weight=1", "pdf_weight=1")
     assert len(rows) == 2 and all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 for row in rows)
+
+
+def test_map_runs_train_with_the_three_terms_by_default_and_older_configs_without_them(tmp_path):
+    from surrogate.core.config import ModelConfig
+    from surrogate.cosmology.domain import DOMAIN
+
+    rows = train_tiny_map_run(tmp_path)  # no model option given: the defaults
+    assert all(float(row["spectral"]) > 0 and float(row["pixel_pdf"]) > 0 and float(row["local_pdf"]) > 0
+               for row in rows)
+    layout = lognormal_maps(2, size=32).layout
+    current = DOMAIN.resolve_model(layout, ModelConfig()).options
+    legacy = DOMAIN.resolve_model(layout, ModelConfig(), legacy=True).options  # a config.json from before
+    terms = ("spectral_weight", "pdf_weight", "local_pdf_weight", "critic_features")
+    assert [current[name] for name in terms] == ["2", "1", "1", "0"]
+    assert [legacy[name] for name in terms] == ["0", "0", "0", "0"]
+
+
+def test_the_texture_term_ignores_the_level_and_sees_pixel_noise():
+    from surrogate.cosmology.pixel_pdf_loss import LocalContrastPdfLoss
+
+    maps_a, maps_b, c = lognormal_batches()
+    loss = LocalContrastPdfLoss(1.0)
+    x = maps_a + 1.0
+    flat = torch.ones(2, 8, 8)
+    assert torch.allclose(loss.pixel_values(flat), torch.zeros(2, 8, 8), atol=1e-6)  # no texture at all
+    assert float(loss(Identity(), 1.3 * x - 1.0, maps_a, c)[0]) == pytest.approx(0.0, abs=1e-4)  # level only
+    noise = float(loss(Identity(), maps_a, maps_b, c)[0])
+    rough = x * torch.exp(0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))) - 1.0
+    assert float(loss(Identity(), rough, maps_b, c)[0]) > 10 * max(noise, 0.1)

@@ -81,13 +81,6 @@ class CosmologyDomain(Domain):
 
         return map_observables(events)
 
-    def checkpoint_score(self, holdout: EventSet, summaries: dict[str, Any], seed: int):
-        """P(k)'s chi2 in three k bands plus the worst summary's W1 / noise floor
-        (:mod:`surrogate.cosmology.selection`)."""
-        from surrogate.cosmology.selection import PowerAndWorstScore
-
-        return PowerAndWorstScore(summaries, seed)
-
     def pooled_observables(self, events: EventSet) -> dict[str, Any]:
         from surrogate.cosmology.validation import map_pooled
 
@@ -122,7 +115,7 @@ class CosmologyDomain(Domain):
     def model_option_defaults(self, layout: dict[str, Any], arch: str, *, legacy: bool = False) -> dict[str, str]:
         from surrogate.cosmology.models import option_defaults
 
-        return option_defaults(arch)
+        return option_defaults(arch, legacy)
 
     def reference_simulator(self, layout: dict[str, Any]):
         from surrogate.cosmology.simulation import reference_simulator

@@ -4,11 +4,11 @@
 :meth:`surrogate.core.domain.Domain.build_model`). Architectures (``ModelConfig.arch``):
 "auto" or "dcgan" (pixel transform s(x), tanh output) and "dcgan-log" (log transform,
 linear output). Model options (``ModelConfig.options``): ``a`` of s(x) (default 4), ``epsilon`` of
-the log transform (default 1e-3), ``spectral_weight`` (default 0: off), the weight of the generator's
-power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), ``pdf_weight`` (default 0: off), that of its
-pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), both carried by the preprocessor for
-training, and ``critic_features`` (default 0: off; 1: the critic also sees the map's log band powers,
-:class:`surrogate.cosmology.networks.MapCritic`).
+the log transform (default 1e-3), ``spectral_weight`` (default 2), the weight of the generator's
+power-spectrum term (:mod:`surrogate.cosmology.spectral_loss`), ``pdf_weight`` (default 1), that of its
+pixel-distribution term (:mod:`surrogate.cosmology.pixel_pdf_loss`), ``local_pdf_weight`` (default 1), that of
+its pixel-texture term (the same module), all carried by the preprocessor for training (0 turns a term off), and ``critic_features`` (default 0: off; 1: the critic also sees the map's
+log band powers, :class:`surrogate.cosmology.networks.MapCritic`).
 ``generator_width`` / ``critic_width`` are the channels at 4x4 resolution (halved per doubling, at least 32),
 ``depth`` the convolutions per resolution (1 to 3).
 """
@@ -20,7 +20,7 @@ import torch
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
 from surrogate.cosmology.formats import CONTRAST
-from surrogate.cosmology.pixel_pdf_loss import PixelPdfLoss
+from surrogate.cosmology.pixel_pdf_loss import LocalContrastPdfLoss, PixelPdfLoss
 from surrogate.cosmology.spectral_loss import SpectralLoss
 from surrogate.cosmology.transforms import (
     DEFAULT_A,
@@ -36,6 +36,11 @@ ARCHITECTURES = {"auto": "s", "dcgan": "s", "dcgan-log": "log"}
 #: The model option that sets each pixel transform's parameter, and the parameter's default.
 TRANSFORM_PARAMETER = {"s": "a", "log": "epsilon"}
 TRANSFORM_DEFAULT = {"s": DEFAULT_A, "log": DEFAULT_LOG_EPSILON}
+#: The defaults of the options that only change training: the generator terms and the critic's features,
+#: at the map fidelity benchmark's best configuration (docs/cosmology.md).
+TRAINING_DEFAULTS = {"spectral_weight": 2, "pdf_weight": 1, "local_pdf_weight": 1, "critic_features": 0}
+#: Their defaults before 2026-11-30, when config.json recorded only the options given: all off.
+LEGACY_TRAINING_DEFAULTS = {"spectral_weight": 0, "pdf_weight": 0, "local_pdf_weight": 0, "critic_features": 0}
 
 
 class GeneratorTerms:
@@ -118,15 +123,16 @@ class MapPreprocessor(torch.nn.Module):
         return x * self.scale - self.offset
 
 
-def option_defaults(arch: str) -> dict[str, str]:
+def option_defaults(arch: str, legacy: bool = False) -> dict[str, str]:
     """The model options of ``arch`` at their defaults, as text: its pixel transform's parameter and
-    spectral_weight 0 (off) ({} for an unknown arch, which ``build_model`` refuses). These defaults never
-    changed, so stored configs need no older ones."""
+    :data:`TRAINING_DEFAULTS` ({} for an unknown arch, which ``build_model`` refuses); ``legacy``: those
+    of configs written before every option was recorded (:data:`LEGACY_TRAINING_DEFAULTS`)."""
     transform = ARCHITECTURES.get(arch)
     if transform is None:
         return {}
-    return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"), "spectral_weight": "0",
-            "pdf_weight": "0", "critic_features": "0"}
+    training = LEGACY_TRAINING_DEFAULTS if legacy else TRAINING_DEFAULTS
+    return {TRANSFORM_PARAMETER[transform]: format(TRANSFORM_DEFAULT[transform], "g"),
+            **{name: format(value, "g") for name, value in training.items()}}
 
 
 def _check(config) -> tuple[str, dict[str, float]]:
@@ -137,17 +143,19 @@ def _check(config) -> tuple[str, dict[str, float]]:
         raise SurrogateError(f"depth (convolutions per resolution) must be 1, 2 or 3 for maps, not {config.depth}")
     transform = ARCHITECTURES[config.arch]
     accepted = {TRANSFORM_PARAMETER[transform]: "positive", "spectral_weight": "non-negative",
-                "pdf_weight": "non-negative", "critic_features": "non-negative"}
+                "pdf_weight": "non-negative", "local_pdf_weight": "non-negative", "critic_features": "non-negative"}
     return transform, model_options(config, accepted, f"maps with the {transform} transform")
 
 
 def generator_terms(map_size: int, options: dict[str, float]) -> GeneratorTerms | None:
-    """The generator terms the options switch on (spectral_weight, pdf_weight), or None."""
+    """The generator terms the options switch on (spectral_weight, pdf_weight, local_pdf_weight), or None."""
     terms = []
     if options.get("spectral_weight", 0.0) > 0:
         terms.append(SpectralLoss(map_size, options["spectral_weight"]))
     if options.get("pdf_weight", 0.0) > 0:
         terms.append(PixelPdfLoss(options["pdf_weight"]))
+    if options.get("local_pdf_weight", 0.0) > 0:
+        terms.append(LocalContrastPdfLoss(options["local_pdf_weight"]))
     return GeneratorTerms(terms) if terms else None
 
 

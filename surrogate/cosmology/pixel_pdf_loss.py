@@ -33,9 +33,13 @@ class PixelPdfLoss:
         self.weight = weight
         self.probabilities = torch.linspace(0.005, 0.995, QUANTILES)
 
+    def pixel_values(self, maps: torch.Tensor) -> torch.Tensor:
+        """(N, P, P) non-negative maps -> (N, P, P): the per-pixel quantity whose distribution is matched, ln x."""
+        return torch.log(maps.float().clamp(min=FLOOR))
+
     def log_quantiles(self, maps: torch.Tensor) -> torch.Tensor:
-        """(N, P, P) non-negative maps -> (N, QUANTILES): ln x at the probabilities, nearest rank."""
-        values = torch.log(maps.float().reshape(len(maps), -1).clamp(min=FLOOR)).sort(dim=1).values
+        """(N, P, P) non-negative maps -> (N, QUANTILES): :meth:`pixel_values` at the probabilities, nearest rank."""
+        values = self.pixel_values(maps).reshape(len(maps), -1).sort(dim=1).values
         ranks = (self.probabilities * (values.shape[1] - 1)).round().long().to(maps.device)
         return values[:, ranks]
 
@@ -48,3 +52,18 @@ class PixelPdfLoss:
         value = self.weight * conditional_mismatch(fake_numbers, real_numbers, c, TOLERANCE)
         return value, {self.name: value.detach()}
 
+
+
+class LocalContrastPdfLoss(PixelPdfLoss):
+    """The same comparison for ln(x / the mean of x over the pixel's 3x3 neighbourhood), the pixel-scale
+    texture: the spectral runs' maps are rougher than the simulator's at the scale of one pixel (rms 0.38
+    against 0.34), which makes about 6% too many local maxima, the peak counts that lead the benchmark's
+    W1/floor ratios. Model option ``local_pdf_weight``."""
+
+    name = "local_pdf"
+
+    def pixel_values(self, maps: torch.Tensor) -> torch.Tensor:
+        x = maps.float().clamp(min=FLOOR)
+        neighbourhood = torch.nn.functional.avg_pool2d(
+            torch.nn.functional.pad(x[:, None], (1, 1, 1, 1), mode="circular"), 3, stride=1)[:, 0]
+        return torch.log(x) - torch.log(neighbourhood)

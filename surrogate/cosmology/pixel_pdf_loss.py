@@ -1,6 +1,6 @@
 """A generator term that matches the one-point pixel distribution of generated maps to the real batch's.
 
-With the spectral term the maps' power spectrum comes within a few percent, yet the statistics of single
+With the spectral term the maps' power spectrum comes within about 10%, yet the statistics of single
 pixels stay the furthest from the simulator's (docs/cosmology.md): too many near-empty void pixels, too
 few of the densest, and so wrong void fractions, skewness and peak counts. The critic sees pixels, but a
 shift of a few percent in a tail holds few of them. This term reduces every physical map x (the

@@ -1,4 +1,5 @@
-"""How the maps' generator terms compare per-map numbers of generated and real maps at the same parameters.
+"""How the maps' generator terms compare per-map numbers of generated and real maps at the same parameters,
+and the base class of those terms (:class:`MapTerm`).
 
 Each term (the spectral one, the pixel-PDF one) reduces every map of a batch to a few numbers (log band
 powers, log pixel quantiles) for the generated maps and for the real maps whose parameters the
@@ -38,3 +39,40 @@ def conditional_mismatch(fake: torch.Tensor, real: torch.Tensor, c: torch.Tensor
 def _rms(residuals: torch.Tensor, degrees_of_freedom: int) -> torch.Tensor:
     """Per-column scatter of residuals about a fit with ``len - degrees_of_freedom`` parameters."""
     return (residuals.square().sum(dim=0) / max(degrees_of_freedom, 1) + 1e-12).sqrt()
+
+
+def physical_maps(preprocessor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Network-space maps -> (N, P, P) non-negative physical maps (map + offset: rho / rho_mean for contrast)."""
+    return preprocessor.inverse(y.float(), c) + preprocessor.offset
+
+
+class MapTerm:
+    """A generator term on per-map numbers: a subclass sets ``name`` and ``tolerance`` and defines
+    ``numbers(x) -> (N, K)`` of physical maps; ``weight`` scales :func:`conditional_mismatch`.
+
+    ``term(preprocessor, fake, real, c) -> (value, {name: value})`` takes network-space maps;
+    :meth:`compare` takes physical ones, so that several terms share one inverse transform per step.
+    """
+
+    name = ""
+    tolerance = 0.1
+
+    def __init__(self, weight: float):
+        self.weight = weight
+
+    def numbers(self, maps: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
+                 c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        with torch.no_grad():
+            real_maps = physical_maps(preprocessor, real, c)
+        return self.compare(physical_maps(preprocessor, fake, c), real_maps, c)
+
+    def compare(self, fake_maps: torch.Tensor, real_maps: torch.Tensor,
+                c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake_numbers = self.numbers(fake_maps)
+        with torch.no_grad():
+            real_numbers = self.numbers(real_maps)
+        value = self.weight * conditional_mismatch(fake_numbers, real_numbers, c, self.tolerance)
+        return value, {self.name: value.detach()}

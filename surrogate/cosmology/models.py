@@ -19,6 +19,7 @@ import torch
 
 from surrogate.core.config import model_options
 from surrogate.core.domain import EventSet
+from surrogate.cosmology.conditional_match import physical_maps
 from surrogate.cosmology.formats import CONTRAST
 from surrogate.cosmology.pixel_pdf_loss import LocalContrastPdfLoss, PixelPdfLoss
 from surrogate.cosmology.spectral_loss import SpectralLoss
@@ -44,7 +45,8 @@ LEGACY_TRAINING_DEFAULTS = {"spectral_weight": 0, "pdf_weight": 0, "local_pdf_we
 
 
 class GeneratorTerms:
-    """Several generator terms as one ``physics_loss``: their sum, each logged under its own name."""
+    """Several generator terms (:class:`surrogate.cosmology.conditional_match.MapTerm`) as one ``physics_loss``:
+    their sum, each logged under its own name; the maps are transformed back to physical units once for all."""
 
     def __init__(self, terms: list):
         self.terms = terms
@@ -52,9 +54,12 @@ class GeneratorTerms:
 
     def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
                  c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake_maps = physical_maps(preprocessor, fake, c)
+        with torch.no_grad():
+            real_maps = physical_maps(preprocessor, real, c)
         total, stats = 0.0, {}
         for term in self.terms:
-            value, term_stats = term(preprocessor, fake, real, c)
+            value, term_stats = term.compare(fake_maps, real_maps, c)
             total, stats = total + value, {**stats, **term_stats}
         return total, stats
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from surrogate.cosmology.conditional_match import conditional_mismatch
+from surrogate.cosmology.conditional_match import MapTerm
 
 #: How many quantiles of ln x describe a map's pixel distribution.
 QUANTILES = 16
@@ -24,33 +24,28 @@ TOLERANCE = 0.1
 FLOOR = 1e-3
 
 
-class PixelPdfLoss:
+class PixelPdfLoss(MapTerm):
     """``loss(preprocessor, fake, real, c) -> (value, {name: value})``: see the module docstring."""
 
     name = "pixel_pdf"
+    tolerance = TOLERANCE
 
     def __init__(self, weight: float):
-        self.weight = weight
+        super().__init__(weight)
         self.probabilities = torch.linspace(0.005, 0.995, QUANTILES)
 
     def pixel_values(self, maps: torch.Tensor) -> torch.Tensor:
         """(N, P, P) non-negative maps -> (N, P, P): the per-pixel quantity whose distribution is matched, ln x."""
         return torch.log(maps.float().clamp(min=FLOOR))
 
+    def numbers(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.log_quantiles(maps)
+
     def log_quantiles(self, maps: torch.Tensor) -> torch.Tensor:
         """(N, P, P) non-negative maps -> (N, QUANTILES): :meth:`pixel_values` at the probabilities, nearest rank."""
         values = self.pixel_values(maps).reshape(len(maps), -1).sort(dim=1).values
         ranks = (self.probabilities * (values.shape[1] - 1)).round().long().to(maps.device)
         return values[:, ranks]
-
-    def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
-                 c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        offset = preprocessor.offset
-        fake_numbers = self.log_quantiles(preprocessor.inverse(fake.float(), c) + offset)
-        with torch.no_grad():
-            real_numbers = self.log_quantiles(preprocessor.inverse(real.float(), c) + offset)
-        value = self.weight * conditional_mismatch(fake_numbers, real_numbers, c, TOLERANCE)
-        return value, {self.name: value.detach()}
 
 
 

@@ -29,19 +29,20 @@ from __future__ import annotations
 import torch
 
 from surrogate.cosmology.band_power import LogBandPower
-from surrogate.cosmology.conditional_match import conditional_mismatch
+from surrogate.cosmology.conditional_match import MapTerm
 
 #: The conditional bias, in natural-log units, that costs ``weight``: 0.1 is a 10% error in a band's power.
 TOLERANCE = 0.1
 
 
-class SpectralLoss:
+class SpectralLoss(MapTerm):
     """``loss(preprocessor, fake, real, c) -> (value, {name: value})``: see the module docstring."""
 
     name = "spectral"
+    tolerance = TOLERANCE
 
     def __init__(self, map_size: int, weight: float):
-        self.weight = weight
+        super().__init__(weight)
         self._band_power = LogBandPower(map_size)
 
     def log_band_power(self, maps: torch.Tensor) -> torch.Tensor:
@@ -50,16 +51,10 @@ class SpectralLoss:
         relative = maps / maps.mean(dim=(-2, -1), keepdim=True).clamp(min=1e-6) - 1.0
         return self._band_power.to(maps.device)(relative)
 
+    def numbers(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.log_level_and_shape(maps)
+
     def log_level_and_shape(self, maps: torch.Tensor) -> torch.Tensor:
         """(N, P, P) non-negative maps -> (N, 1 + bands): log mean(x), then :meth:`log_band_power`."""
         level = torch.log(maps.float().mean(dim=(-2, -1)).clamp(min=1e-6))
         return torch.cat([level[:, None], self.log_band_power(maps)], dim=1)
-
-    def __call__(self, preprocessor, fake: torch.Tensor, real: torch.Tensor,
-                 c: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        offset = preprocessor.offset  # physical maps + offset are non-negative (rho / rho_mean for contrast)
-        fake_numbers = self.log_level_and_shape(preprocessor.inverse(fake.float(), c) + offset)
-        with torch.no_grad():
-            real_numbers = self.log_level_and_shape(preprocessor.inverse(real.float(), c) + offset)
-        value = self.weight * conditional_mismatch(fake_numbers, real_numbers, c, TOLERANCE)
-        return value, {self.name: value.detach()}
